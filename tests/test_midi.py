@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import struct
 import warnings
 
 import mido
@@ -11,15 +12,30 @@ import numpy as np
 import pretty_midi
 import pytest
 
+from musicneurons import midi
 from musicneurons.midi import MidiReadError, read_midi, write_midi
 
+# read_midi runs the compiled byte loop and falls back to the Python one; both must equal the references
+PATHS = ["compiled", "python"]
 
-def test_equals_note_seq_on_fixture_files(magenta_fixtures):
+
+@pytest.fixture(params=PATHS)
+def read(request):
+    """A reader through one path: the C byte loop (_midi_events) or the Python byte loop."""
+    compiled = request.param == "compiled"
+    return lambda source: midi._read(source if isinstance(source, bytes) else source.read_bytes(), compiled)
+
+
+def test_compiled_reader_is_built():
+    assert midi._midi_events is not None, "the C extension is missing: run scripts/setup.sh (needs gcc)"
+
+
+def test_equals_note_seq_on_fixture_files(magenta_fixtures, read):
     fixture = json.loads((magenta_fixtures / "notesequences_sample.json").read_text())
     root = magenta_fixtures.parents[2]
     assert len(fixture["files"]) >= 20
     for rel, want in fixture["files"].items():
-        score = read_midi(root / rel)
+        score = read(root / rel)
         notes = want["notes"]  # instrument, program, is_drum, pitch, velocity, start, end
         assert score.n_notes == len(notes), rel
         assert score.instrument.tolist() == [n[0] for n in notes], rel
@@ -78,8 +94,8 @@ def reference(data: bytes) -> list[tuple]:
     ]
 
 
-def ours(data: bytes) -> list[tuple]:
-    s = read_midi(data)
+def ours(data: bytes, read=read_midi) -> list[tuple]:
+    s = read(data)
     return list(
         zip(
             s.instrument.tolist(), s.program.tolist(), s.is_drum.tolist(), s.pitch.tolist(),
@@ -147,11 +163,11 @@ CASES = {
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_equals_pretty_midi_on_hand_built_files(name):
+def test_equals_pretty_midi_on_hand_built_files(name, read):
     data = midi_bytes(CASES[name], tpq=480 if "tempo" not in name else 384)
     expected = reference(data)
     assert expected, "a case must produce notes"
-    assert ours(data) == expected
+    assert ours(data, read) == expected
 
 
 def test_tempos_and_time_signatures_match_pretty_midi():
@@ -218,11 +234,11 @@ def bad_files(corpora_dir) -> dict[str, bytes]:
     }
 
 
-def test_bad_files_raise_midi_read_error_like_pretty_midi(corpora_dir):
+def test_bad_files_raise_midi_read_error_like_pretty_midi(corpora_dir, read):
     for name, data in bad_files(corpora_dir).items():
         assert _pretty_midi_refuses(data), f"{name}: the reference reads it; fix the test file"
         with pytest.raises(MidiReadError):
-            read_midi(data)
+            read(data)
 
 
 def test_huge_tick_message(corpora_dir):
@@ -249,20 +265,135 @@ def test_raw_file_helper_builds_a_valid_file():
     assert ours(data) == reference(data) == [(0, 0, False, 60, 90, 0.0, 0.5)]
 
 
-def test_unknown_meta_event_loses_its_delta_time_as_in_mido():
+def test_unknown_meta_event_loses_its_delta_time_as_in_mido(read):
     # C4 on at 0; 480 ticks later an unknown meta (type 0x08, "program name"); C4 off 480 ticks after:
     # mido drops the delta of meta types it does not know, so the note ends at tick 480, not 960
     body = b"\x00\x90\x3c\x5a" + b"\x83\x60\xff\x08\x02hi" + b"\x83\x60\x80\x3c\x00" + END
     data = raw_file(body)
-    assert ours(data) == reference(data) == [(0, 0, False, 60, 90, 0.0, 0.5)]
+    assert ours(data, read) == reference(data) == [(0, 0, False, 60, 90, 0.0, 0.5)]
     known = raw_file(b"\x00\x90\x3c\x5a" + b"\x83\x60\xff\x01\x02hi" + b"\x83\x60\x80\x3c\x00" + END)
-    assert ours(known) == reference(known) == [(0, 0, False, 60, 90, 0.0, 1.0)]
+    assert ours(known, read) == reference(known) == [(0, 0, False, 60, 90, 0.0, 1.0)]
 
 
-def test_sysex_bytes_above_127_are_refused_as_in_mido():
+def test_sysex_bytes_above_127_are_refused_as_in_mido(read):
     good = raw_file(b"\x00\xf0\x03\x7e\x01\xf7" + NOTE + END)
     bad = raw_file(b"\x00\xf0\x03\x7e\x81\xf7" + NOTE + END)
-    assert ours(good) == reference(good)
+    assert ours(good, read) == reference(good)
     assert _pretty_midi_refuses(bad)
     with pytest.raises(MidiReadError, match="sysex"):
-        read_midi(bad)
+        read(bad)
+
+
+# --------------------------------------------------------------------------- compiled == Python byte loop
+def _outcome(data: bytes, compiled: bool) -> tuple:
+    """Everything a read gives (every field, dtypes included), or the error message."""
+    try:
+        s = midi._read(data, compiled)
+    except MidiReadError as exc:
+        return ("error", str(exc))
+    arrays = [getattr(s, f) for f in ("pitch", "velocity", "instrument", "program", "is_drum", "start", "end")]
+    return (
+        s.ticks_per_quarter, s.total_time, s.tempos, s.time_signatures, s.key_signatures,
+        *[(a.dtype.str, a.tobytes()) for a in arrays],
+    )  # fmt: skip
+
+
+def _varint(value: int) -> bytes:
+    out = [value & 0x7F]
+    value >>= 7
+    while value:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    return bytes(reversed(out))
+
+
+def _random_track(rng: np.random.Generator) -> bytes:
+    """Events of every kind on few pitches and channels: running status, stacked same-pitch notes,
+    program changes, drums, metas (known, unknown, malformed), sysex and the odd system byte."""
+    body = bytearray()
+    last = None
+    for _ in range(int(rng.integers(1, 80))):
+        body += _varint(int(rng.choice([0, 0, 1, 5, 120, 480, 3000, 20000])))
+        r = rng.random()
+        channel = int(rng.integers(0, 3)) if rng.random() < 0.9 else 9
+        if r < 0.7:
+            status = (0x90 if rng.random() < 0.6 else 0x80) | channel
+            data = bytes([int(rng.integers(58, 64)), int(rng.choice([0, 1, 64, 100]))])
+            body += data if status == last and rng.random() < 0.7 else bytes([status]) + data
+            last = status
+        elif r < 0.78:
+            last = 0xC0 | channel
+            body += bytes([last, int(rng.integers(0, 4))])
+        elif r < 0.85:
+            last = int(rng.choice([0xA0, 0xB0, 0xD0, 0xE0])) | channel
+            body += bytes([last, 1, 2][: 2 if last >> 4 == 0xD else 3])
+        elif r < 0.9:
+            kind = int(rng.choice([0x51, 0x58, 0x59, 0x01, 0x03, 0x7F, 0x60, 0x2F, 0x21, 0x00, 0x20, 0x54]))
+            payload = {0x51: b"\x07\xa1\x20", 0x58: b"\x06\x03\x18\x08"}.get(kind)
+            if payload is None:
+                payload = bytes(rng.integers(0, 8, int(rng.integers(0, 6))).astype(np.uint8))
+            body += bytes([0xFF, kind]) + _varint(len(payload)) + payload
+        elif r < 0.995:
+            payload = bytes(rng.integers(0, 128, int(rng.integers(0, 5))).astype(np.uint8)) + b"\xf7"
+            body += b"\xf0" + _varint(len(payload)) + payload
+        else:
+            body += bytes([int(rng.choice([0xF8, 0xFA, 0xF6, 0xF2]))])
+    return bytes(body + b"\x00\xff\x2f\x00")
+
+
+def _random_file(rng: np.random.Generator) -> bytes:
+    tracks = [_random_track(rng) for _ in range(int(rng.integers(1, 4)))]
+    head = b"MThd" + struct.pack(">LHHH", 6, 1, len(tracks), int(rng.choice([96, 220, 480])))
+    return head + b"".join(b"MTrk" + struct.pack(">L", len(body)) + body for body in tracks)
+
+
+def _mutated(rng: np.random.Generator, data: bytes) -> bytes:
+    """Flipped, truncated, repeated or status-like bytes: files that break in every way."""
+    data = bytearray(data)
+    if len(data) < 16:
+        return bytes(data)
+    i = int(rng.integers(14, len(data)))
+    how = int(rng.integers(0, 4))
+    if how == 0:
+        data[i] = int(rng.integers(0, 256))
+    elif how == 1:
+        data = data[:i]
+    elif how == 2:
+        data = data[:i] + data[i : i + int(rng.integers(1, 20))] + data[i:]
+    else:
+        data[i] = int(rng.choice([0x80, 0x90, 0xFF, 0xF0, 0xF7, 0x00, 0x7F, 0xC0]))
+    return bytes(data)
+
+
+def test_compiled_equals_python_byte_loop_on_corpora(corpora_dir):
+    files = sorted(corpora_dir.rglob("*.mid"))
+    assert len(files) > 1000
+    for path in files:
+        data = path.read_bytes()
+        assert _outcome(data, True) == _outcome(data, False), path
+
+
+def test_compiled_equals_python_byte_loop_on_random_and_broken_files(corpora_dir, monkeypatch):
+    accepted = []
+    parse = midi._midi_events.parse_tracks
+
+    def counting(*args):
+        result = parse(*args)
+        accepted.append(result is not None)
+        return result
+
+    monkeypatch.setattr(midi._midi_events, "parse_tracks", counting)
+    rng = np.random.default_rng(7)
+    real = [p.read_bytes() for p in sorted(corpora_dir.rglob("*.mid"))[::10]]
+    outcomes = []
+    for case in range(3000):
+        data = _random_file(rng) if case % 2 else _mutated(rng, real[int(rng.integers(len(real)))])
+        if rng.random() < 0.3:
+            data = _mutated(rng, data)
+        compiled, python = _outcome(data, True), _outcome(data, False)
+        assert compiled == python, f"case {case}: {str(compiled)[:300]} != {str(python)[:300]}"
+        outcomes.append(compiled[0] == "error")
+    # the cases must exercise both sides: files the C loop reads, files it hands back, and errors
+    assert sum(accepted) > 600
+    assert len(accepted) - sum(accepted) > 300
+    assert 300 < sum(outcomes) < 2700
