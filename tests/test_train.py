@@ -276,3 +276,11 @@ def test_warm_start_copies_matching_tensors_only(tmp_path):
         else:
             assert torch.equal(after[k], before[k]), k
     assert "decoder.conductor_initial_state.weight" not in loaded  # no such tensor in a flat model
+
+
+def test_progress_bar_does_not_write_a_line_per_step(tmp_path, capsys):
+    """In a log file (nohup, CI) the bar may redraw only every few seconds, not at every step."""
+    cfg = TrainConfig(max_beta=0.1, batch_size=4, max_steps=40, eval_every=0, checkpoint_every_s=1e9)
+    train(_melodies(8), _melodies(4), TINY, cfg, tmp_path, progress=True)
+    redraws = capsys.readouterr().err.count("\r")
+    assert 0 < redraws < 10

@@ -509,8 +509,9 @@ def train(
                          record["val_free_accuracy"], record["n_sigma_below_0_9"])
             logf.write(json.dumps(record) + "\n")
             logf.flush()
+            # refresh=False: the bar redraws at most every mininterval (a log file gets no line per step)
             bar.set_postfix(loss=f"{record['loss']:.1f}", acc=f"{record['accuracy']:.3f}",
-                            kl_bits=f"{record['kl_bits']:.1f}")
+                            kl_bits=f"{record['kl_bits']:.1f}", refresh=False)
             if time.perf_counter() - last_ckpt >= cfg.checkpoint_every_s:
                 _save_checkpoint(out, model, opt, step, time.perf_counter() - session_start, meta)
                 last_ckpt = time.perf_counter()
