@@ -298,22 +298,13 @@ def _outcome(data: bytes, compiled: bool) -> tuple:
     )  # fmt: skip
 
 
-def _varint(value: int) -> bytes:
-    out = [value & 0x7F]
-    value >>= 7
-    while value:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    return bytes(reversed(out))
-
-
 def _random_track(rng: np.random.Generator) -> bytes:
     """Events of every kind on few pitches and channels: running status, stacked same-pitch notes,
     program changes, drums, metas (known, unknown, malformed), sysex and the odd system byte."""
     body = bytearray()
     last = None
     for _ in range(int(rng.integers(1, 80))):
-        body += _varint(int(rng.choice([0, 0, 1, 5, 120, 480, 3000, 20000])))
+        body += midi._varint(int(rng.choice([0, 0, 1, 5, 120, 480, 3000, 20000])))
         r = rng.random()
         channel = int(rng.integers(0, 3)) if rng.random() < 0.9 else 9
         if r < 0.7:
@@ -332,10 +323,10 @@ def _random_track(rng: np.random.Generator) -> bytes:
             payload = {0x51: b"\x07\xa1\x20", 0x58: b"\x06\x03\x18\x08"}.get(kind)
             if payload is None:
                 payload = bytes(rng.integers(0, 8, int(rng.integers(0, 6))).astype(np.uint8))
-            body += bytes([0xFF, kind]) + _varint(len(payload)) + payload
+            body += bytes([0xFF, kind]) + midi._varint(len(payload)) + payload
         elif r < 0.995:
             payload = bytes(rng.integers(0, 128, int(rng.integers(0, 5))).astype(np.uint8)) + b"\xf7"
-            body += b"\xf0" + _varint(len(payload)) + payload
+            body += b"\xf0" + midi._varint(len(payload)) + payload
         else:
             body += bytes([int(rng.choice([0xF8, 0xFA, 0xF6, 0xF2]))])
     return bytes(body + b"\x00\xff\x2f\x00")
