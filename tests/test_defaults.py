@@ -72,3 +72,14 @@ def test_embedded_models_load_and_have_cards(name, steps, hier):
     _z, mu, sigma = model.encode(default_windows(2 if steps == 32 else 16)[:8])
     assert mu.shape == (8, 512)
     assert sigma.shape == (8, 512)
+
+
+@pytest.mark.parametrize(("name", "bars"), [("default-2bar", 2), ("default-16bar", 16)])
+def test_embedded_models_show_music_and_noise_neurons(name, bars):
+    """The shipped models' latent structure on the held-out study windows, as their cards report it:
+    ~10 to ~80 dims with mean sigma < 0.9, and every other dim centred (|mean mu| < 0.1)."""
+    model = musicneurons.load_model(name, device="cpu")
+    _z, mu, sigma = model.encode(default_windows(bars), batch_size=512)
+    music = sigma.mean(axis=0) < 0.9
+    assert 10 <= music.sum() <= 80
+    assert np.abs(mu.mean(axis=0)[~music]).max() < 0.1
