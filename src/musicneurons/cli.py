@@ -14,6 +14,8 @@ Typical pipeline (each step writes Parquet / safetensors you can open yourself):
   musicneurons extract MIDI_DIR --bars 2 --out windows/      MIDI -> Magenta-exact melody windows
   musicneurons convert cat-mel_2bar_big.tar model/           Magenta TF checkpoint -> safetensors
   musicneurons features windows/windows.parquet --out f.parquet   jSymbolic P/R/M features
+  musicneurons train windows/windows.parquet --out run/        train a MusicVAE (Magenta's objective)
+  musicneurons center run/model windows/windows.parquet --out model/   fold the mean mu into it (exact)
   musicneurons study --out study-out/                        the whole paper, figures and HTML report
 Run `musicneurons COMMAND --help` for each command's options."""
 
