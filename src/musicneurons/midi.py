@@ -144,11 +144,9 @@ def _parse(data: bytes, compiled: bool) -> MidiScore:
     first_track = 8 + header_size
     if compiled and _midi_events is not None:
         bodies = _track_bodies(data, first_track, n_tracks)
-        parsed = None if bodies is None else _parse_compiled(data, bodies)
-        if parsed is not None:
-            tempo_events, ts_events, ks_events, info, notes, instrument, max_tick = parsed
-            _check_max_tick(max_tick)
-            return _assemble(resolution, tempo_events, ts_events, ks_events, info, notes, instrument)
+        score = None if bodies is None else _parse_compiled(data, bodies, resolution)
+        if score is not None:
+            return score
 
     pos = first_track
     size = len(data)
@@ -206,8 +204,8 @@ def _track_bodies(data: bytes, pos: int, n_tracks: int) -> list[tuple[int, int]]
     return bodies
 
 
-def _parse_compiled(data: bytes, bodies: list[tuple[int, int]]):
-    """The C byte loop's events and notes, with meta and sysex events checked here in file order."""
+def _parse_compiled(data: bytes, bodies: list[tuple[int, int]], resolution: int) -> MidiScore | None:
+    """The score from the C byte loop, its meta and sysex events checked here in file order; None if it declines."""
     parsed = _midi_events.parse_tracks(data, bodies)
     if parsed is None:
         return None  # an unusual file: the Python byte loop gives the exact result or error
@@ -233,7 +231,8 @@ def _parse_compiled(data: bytes, bodies: list[tuple[int, int]]):
     notes = np.frombuffer(rows, dtype=np.int64).reshape(-1, 4)
     instrument = np.frombuffer(instruments, dtype=np.int32)
     order = np.argsort(instrument, kind="stable")  # NoteSequence order: by instrument, then closing order
-    return tempo_events, ts_events, ks_events, info, notes[order], instrument[order], max_tick
+    _check_max_tick(max_tick)
+    return _assemble(resolution, tempo_events, ts_events, ks_events, info, notes[order], instrument[order])
 
 
 def _check_max_tick(max_tick: int) -> None:
