@@ -55,9 +55,9 @@ def main() -> None:
     import phik
     from statsmodels.nonparametric.smoothers_lowess import lowess
 
-    from musicneurons.correlations import phik_cross
-    from musicneurons.local_regression import loess
-    from musicneurons.neurons import ks_per_neuron
+    from musicneurons.analysis.correlations import phik_cross
+    from musicneurons.analysis.local_regression import loess
+    from musicneurons.analysis.neurons import ks_per_neuron
 
     rng = np.random.default_rng(args.seed)
     features, z = make_data(args.n, args.features, args.dims, rng)

@@ -31,8 +31,8 @@ import numpy as np
 import torch
 
 from musicneurons.device import resolve_device
-from musicneurons.inference import bf16_is_native
-from musicneurons.musicvae import PRESETS, MusicVAE, MusicVAEConfig
+from musicneurons.model.inference import bf16_is_native
+from musicneurons.model.musicvae import PRESETS, MusicVAE, MusicVAEConfig
 
 BATCHES = {"cat-mel_2bar_big": (64, 256, 1024), "hierdec-mel_16bar": (8, 32)}
 MAGENTA = {"cat-mel_2bar_big": "94 mel/s @64, 123 @512", "hierdec-mel_16bar": "1.24 mel/s @16, 3.35 @64"}

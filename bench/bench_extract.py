@@ -23,9 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from musicneurons.corpus import find_midi_files
-from musicneurons.melody import CONFIGS, extract_windows
-from musicneurons.midi import MidiReadError, MidiScore
+from musicneurons.data.corpus import find_midi_files
+from musicneurons.data.melody import CONFIGS, extract_windows
+from musicneurons.data.midi import MidiReadError, MidiScore
 
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "shared" / "corpora"
 MAGENTA_FILES_PER_S = 215.0  # note_seq + OneHotMelodyConverter over these 1,074 files (2-bar), measured here

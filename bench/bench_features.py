@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from musicneurons.encoding import notes_from_classes
-from musicneurons.features import FEATURES, compute_features
+from musicneurons.data.encoding import notes_from_classes
+from musicneurons.features.registry import FEATURES, compute_features
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("MUSICNEURONS_SHARED", PROJECT_ROOT.parent / "shared"))

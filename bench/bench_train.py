@@ -14,8 +14,8 @@ import numpy as np
 import torch
 
 from musicneurons.device import configure_cpu_numerics
-from musicneurons.musicvae import MusicVAE
-from musicneurons.train import TRAIN_PRESETS, TFAdam, clip_gradients, loss_terms
+from musicneurons.model.musicvae import MusicVAE
+from musicneurons.training.train import TRAIN_PRESETS, TFAdam, clip_gradients, loss_terms
 
 
 def examples_per_second(preset: str, *, bf16: bool, steps: int, batch_size: int | None = None) -> float:

@@ -10,7 +10,7 @@ py="${PYTHON:-python3}"
 .venv/bin/python -c "import torch" 2>/dev/null || .venv/bin/pip install -q "torch==2.13.0"
 stamp=".venv/.musicneurons-installed${extras:+-$extras}"
 # reinstall when the project file or the C source changed (pip rebuilds src/musicneurons/_midi_events)
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ src/musicneurons/_midi_events.c -nt "$stamp" ]; then
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ src/musicneurons/data/_midi_events.c -nt "$stamp" ]; then
   .venv/bin/pip install -q -e ".${extras:+[$extras]}"
   touch "$stamp"
 fi

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from musicneurons import ablation_curve
-from musicneurons.ablation import ablated_latents
+from musicneurons.analysis.ablation import ablated_latents
 
 NUM_CLASSES = 90
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from musicneurons import attribute_vectors, compare_attribute_vectors
-from musicneurons.attributes import extreme_groups
+from musicneurons.analysis.attributes import extreme_groups
 
 
 def test_extreme_groups_are_quartiles() -> None:

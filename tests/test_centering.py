@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 import torch
 
-from musicneurons.centering import center_latents, fold_latent_offsets, mean_mu
-from musicneurons.checkpoints import load_module, save_model
 from musicneurons.cli import main
-from musicneurons.musicvae import MusicVAE, MusicVAEConfig
+from musicneurons.model.centering import center_latents, fold_latent_offsets, mean_mu
+from musicneurons.model.checkpoints import load_module, save_model
+from musicneurons.model.musicvae import MusicVAE, MusicVAEConfig
 
 FLAT = MusicVAEConfig(z_size=8, enc_rnn_size=(16,), dec_rnn_size=(16, 16), max_seq_len=32)
 HIER = MusicVAEConfig(z_size=8, enc_rnn_size=(16,), dec_rnn_size=(16, 16), max_seq_len=32, level_lengths=(2, 16))

@@ -12,10 +12,10 @@ import pytest
 import torch
 from safetensors import safe_open
 
-import musicneurons.checkpoints as ckpt
+import musicneurons.model.checkpoints as ckpt
 from musicneurons import load_model, save_model
-from musicneurons.checkpoints import CheckpointMismatchError, load_module
-from musicneurons.musicvae import MusicVAE, MusicVAEConfig
+from musicneurons.model.checkpoints import CheckpointMismatchError, load_module
+from musicneurons.model.musicvae import MusicVAE, MusicVAEConfig
 
 TINY = "cat-mel_2bar_big-tiny"
 SMALL_CFG = MusicVAEConfig(z_size=8, enc_rnn_size=(16,), dec_rnn_size=(16, 16), max_seq_len=32)

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from musicneurons.checkpoints import CheckpointMismatchError
 from musicneurons.cli import main
-from musicneurons.convert import (
+from musicneurons.model.checkpoints import CheckpointMismatchError
+from musicneurons.model.convert import (
     conversion_table,
     convert_checkpoint,
     convert_state,
@@ -22,8 +22,8 @@ from musicneurons.convert import (
     lstm_weight_hh,
     lstm_weight_ih,
 )
-from musicneurons.musicvae import PRESETS, MusicVAE, MusicVAEConfig, reconstruction_loss
-from musicneurons.tf_checkpoint import read_checkpoint
+from musicneurons.model.musicvae import PRESETS, MusicVAE, MusicVAEConfig, reconstruction_loss
+from musicneurons.model.tf_checkpoint import read_checkpoint
 
 MODELS = ["cat-mel_2bar_small", "cat-mel_2bar_big-tiny", "flat-mel_16bar-tiny", "hierdec-mel_16bar-tiny"]
 

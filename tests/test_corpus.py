@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from musicneurons.cli import main
-from musicneurons.corpus import extract_corpus, find_midi_files, read_windows
+from musicneurons.data.corpus import extract_corpus, find_midi_files, read_windows
 
 GOOD = [
     "nottingham/melody/ashover10.mid",  # 4/4: windows
@@ -154,7 +154,7 @@ def test_missing_folder_is_refused(tmp_path):
 
 
 def test_an_unexpected_failure_is_recorded_and_the_run_goes_on(corpus, tmp_path, monkeypatch):
-    import musicneurons.corpus as corpus_module
+    import musicneurons.data.corpus as corpus_module
 
     real = corpus_module.extract_windows
 

@@ -15,8 +15,8 @@ from phik.significance import significance_from_array
 from scipy import stats
 
 from musicneurons import pearson_matrix, phik_cross, phik_significance_cross, spearman_matrix
-from musicneurons.correlations import bin_codes
-from musicneurons.phik_curve import binned_normal_chi2_ratio, phik_from_chi2
+from musicneurons.analysis.correlations import bin_codes
+from musicneurons.analysis.phik_curve import binned_normal_chi2_ratio, phik_from_chi2
 
 
 def _phik_pair(a: np.ndarray, b: np.ndarray) -> float:

@@ -6,7 +6,7 @@ import numpy as np
 import pretty_midi
 import pytest
 
-from musicneurons.encoding import (
+from musicneurons.data.encoding import (
     classes_to_events,
     classes_to_onehot,
     events_to_classes,
@@ -14,7 +14,7 @@ from musicneurons.encoding import (
     onehot_to_classes,
     windows_to_midi,
 )
-from musicneurons.melody import extract_windows
+from musicneurons.data.melody import extract_windows
 
 NE, OFF = -2, -1
 

@@ -17,7 +17,7 @@ import pytest
 
 from musicneurons import compute_features
 from musicneurons.cli import main
-from musicneurons.features import (
+from musicneurons.features.registry import (
     EXTRA_NAMES,
     FEATURE_GROUPS,
     FEATURE_NAMES,

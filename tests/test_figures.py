@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from musicneurons import figures, figures_features
-from musicneurons.figures_features import feature_group, order_features
+from musicneurons.figures import features as figures_features
+from musicneurons.figures import latent as figures
+from musicneurons.figures.features import feature_group, order_features
 
 
 def _labelled(fig: Figure) -> None:
@@ -160,8 +161,8 @@ def test_latent_profile_and_summary_panels_render(tmp_path: Path) -> None:
 
 
 def test_twinkle_is_the_tune_and_the_piano_roll_draws_its_notes() -> None:
-    from musicneurons.encoding import notes_from_classes
-    from musicneurons.study_stages import TWINKLE_2BAR, TWINKLE_16BAR
+    from musicneurons.data.encoding import notes_from_classes
+    from musicneurons.study.stages import TWINKLE_2BAR, TWINKLE_16BAR
 
     c4, d4, e4, f4, g4, a4 = 60, 62, 64, 65, 67, 69
     first_two_bars = [(c4, 0, 4), (c4, 4, 8), (g4, 8, 12), (g4, 12, 16), (a4, 16, 20), (a4, 20, 24), (g4, 24, 32)]

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from musicneurons import load_model
-from musicneurons.inference import TrainedModel, slerp
+from musicneurons.model.inference import TrainedModel, slerp
 
 SMALL = "cat-mel_2bar_small"
 HIER = "hierdec-mel_16bar-tiny"

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from musicneurons.melody import (
+from musicneurons.data.melody import (
     CONFIGS,
     MelodyConfig,
     config_for_bars,
@@ -18,7 +18,7 @@ from musicneurons.melody import (
     split_pieces,
     with_time_signature,
 )
-from musicneurons.midi import MidiScore, read_midi
+from musicneurons.data.midi import MidiScore, read_midi
 
 NE, OFF = -2, -1  # Magenta melody events
 

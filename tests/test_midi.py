@@ -12,8 +12,8 @@ import numpy as np
 import pretty_midi
 import pytest
 
-from musicneurons import midi
-from musicneurons.midi import MidiReadError, read_midi, write_midi
+from musicneurons.data import midi
+from musicneurons.data.midi import MidiReadError, read_midi, write_midi
 
 # read_midi runs the compiled byte loop and falls back to the Python one; both must equal the references
 PATHS = ["compiled", "python"]

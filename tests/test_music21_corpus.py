@@ -5,7 +5,7 @@ from __future__ import annotations
 import mido
 import pytest
 
-from musicneurons.music21_corpus import (
+from musicneurons.data.music21_corpus import (
     TICKS_PER_QUARTER,
     meter_is_kept,
     parse_file,
@@ -85,7 +85,7 @@ def test_abc_tune_pickup_ties_and_chord_symbols(tmp_path):
 
 
 def test_a_real_music21_tune():
-    from musicneurons.music21_corpus import music21_corpus_dir
+    from musicneurons.data.music21_corpus import music21_corpus_dir
 
     rel = "ryansMammoth/42dHighlandRegimentStrathspey.abc"
     (tune,) = parse_file(str(music21_corpus_dir()), rel, "ryansMammoth")

@@ -10,7 +10,7 @@ import math
 import pytest
 import torch
 
-from musicneurons.musicvae import PRESETS, MusicVAE, MusicVAEConfig, reconstruction_loss
+from musicneurons.model.musicvae import PRESETS, MusicVAE, MusicVAEConfig, reconstruction_loss
 
 FLAT = MusicVAEConfig(z_size=8, enc_rnn_size=(16, 12), dec_rnn_size=(16, 10), max_seq_len=32)
 HIER = MusicVAEConfig(

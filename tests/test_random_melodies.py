@@ -7,8 +7,8 @@ import itertools
 import numpy as np
 import pytest
 
-from musicneurons.encoding import notes_from_classes
-from musicneurons.random_melodies import random_melodies
+from musicneurons.data.encoding import notes_from_classes
+from musicneurons.data.random_melodies import random_melodies
 
 
 def test_shapes_dtypes_and_reproducibility():

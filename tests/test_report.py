@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from musicneurons import report
-from musicneurons.figures import save_figure
+from musicneurons.figures.latent import save_figure
+from musicneurons.study import report
 
 
 def _tables() -> dict[str, pd.DataFrame]:

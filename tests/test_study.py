@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from musicneurons import study_artifacts as art
+from musicneurons.study import artifacts as art
 
 
 def test_cached_stage_is_reused_only_when_its_key_matches(tmp_path: Path) -> None:
@@ -87,9 +87,9 @@ def tiny_study(tmp_path_factory: pytest.TempPathFactory, corpora_dir: Path) -> P
 
     import torch
 
-    from musicneurons.checkpoints import save_model
     from musicneurons.cli import main
-    from musicneurons.musicvae import MusicVAE, MusicVAEConfig
+    from musicneurons.model.checkpoints import save_model
+    from musicneurons.model.musicvae import MusicVAE, MusicVAEConfig
 
     root = tmp_path_factory.mktemp("study")
     midi = root / "midi"
@@ -188,9 +188,9 @@ def test_rerun_reuses_every_stage(tiny_study: Path, caplog: pytest.LogCaptureFix
 def test_model_and_bars_that_disagree_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import torch
 
-    from musicneurons.checkpoints import save_model
     from musicneurons.cli import main
-    from musicneurons.musicvae import MusicVAE, MusicVAEConfig
+    from musicneurons.model.checkpoints import save_model
+    from musicneurons.model.musicvae import MusicVAE, MusicVAEConfig
 
     torch.manual_seed(0)
     save_model(MusicVAE(MusicVAEConfig(z_size=8, enc_rnn_size=(8,), dec_rnn_size=(8,), max_seq_len=32)),

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import musicneurons.tf_checkpoint as tfc
-from musicneurons.tf_checkpoint import (
+import musicneurons.model.tf_checkpoint as tfc
+from musicneurons.model.tf_checkpoint import (
     CheckpointFormatError,
     crc32c,
     mask_crc,

@@ -13,8 +13,8 @@ import torch
 from safetensors.torch import load_file
 
 from musicneurons.cli import main
-from musicneurons.musicvae import MusicVAEConfig
-from musicneurons.train import (
+from musicneurons.model.musicvae import MusicVAEConfig
+from musicneurons.training.train import (
     TRAIN_PRESETS,
     TFAdam,
     TrainConfig,
@@ -222,7 +222,7 @@ def test_interrupted_training_resumes_to_identical_weights(tmp_path):
 
 
 def test_evaluate_counts_music_and_noise_dims():
-    from musicneurons.musicvae import MusicVAE
+    from musicneurons.model.musicvae import MusicVAE
 
     model = MusicVAE(TINY, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():  # dims 0-2 informative (sigma 0.1), the rest at the prior (sigma 1, mu 0)
@@ -240,7 +240,7 @@ def test_evaluate_counts_music_and_noise_dims():
 
 
 def test_cli_train_writes_a_loadable_model(tmp_path, capsys):
-    from musicneurons.checkpoints import load_model
+    from musicneurons.model.checkpoints import load_model
 
     w = _melodies(40)
     pd.DataFrame({"source": [f"s{i % 10}.mid" for i in range(40)], "window": list(w.astype(int)),
@@ -257,9 +257,9 @@ def test_cli_train_writes_a_loadable_model(tmp_path, capsys):
 
 
 def test_warm_start_copies_matching_tensors_only(tmp_path):
-    from musicneurons.checkpoints import save_model
-    from musicneurons.musicvae import MusicVAE
-    from musicneurons.train import warm_start
+    from musicneurons.model.checkpoints import save_model
+    from musicneurons.model.musicvae import MusicVAE
+    from musicneurons.training.train import warm_start
 
     source = MusicVAE(TINY, generator=torch.Generator().manual_seed(1))
     save_model(source, tmp_path / "src")

@@ -43,7 +43,7 @@ def _add_extract(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_extract(args: argparse.Namespace) -> int:
-    from .corpus import extract_corpus
+    from musicneurons.data.corpus import extract_corpus
 
     summary = extract_corpus(
         args.dir, bars=args.bars, out=args.out, mode=args.mode, jobs=args.jobs, progress=True
@@ -73,7 +73,7 @@ def _add_convert(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_convert(args: argparse.Namespace) -> int:
-    from musicneurons.convert import convert
+    from musicneurons.model.convert import convert
 
     try:
         out = convert(args.checkpoint, args.out, preset=args.preset, overwrite=args.overwrite)
@@ -111,9 +111,9 @@ def _cmd_features(args: argparse.Namespace) -> int:
     import time
     from pathlib import Path
 
-    from .atomic_files import atomic_write
-    from .corpus import read_windows
-    from .features import compute_features, count_nan_reasons
+    from musicneurons.atomic_files import atomic_write
+    from musicneurons.data.corpus import read_windows
+    from musicneurons.features.registry import compute_features, count_nan_reasons
 
     out = Path(args.out)
     if out.exists() and not args.overwrite:
@@ -175,7 +175,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
 def _cmd_train(args: argparse.Namespace) -> int:
     import torch
 
-    from .train import train_from_parquet
+    from musicneurons.training.train import train_from_parquet
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -211,9 +211,9 @@ def _add_center(sub: argparse._SubParsersAction) -> None:
 def _cmd_center(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from musicneurons.centering import center_latents
-    from musicneurons.checkpoints import load_module, save_model
-    from musicneurons.corpus import read_windows
+    from musicneurons.data.corpus import read_windows
+    from musicneurons.model.centering import center_latents
+    from musicneurons.model.checkpoints import load_module, save_model
 
     module, meta = load_module(args.model)
     windows, _ = read_windows(args.windows)
@@ -266,7 +266,7 @@ def _cmd_study(args: argparse.Namespace) -> int:
     # torch's OpenMP threads spin while waiting by default: up to 15x slower when another process shares the
     # cores (docs/study.md). Must be set before torch is imported.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    from musicneurons.study import StudyConfig, StudyError, run_study
+    from musicneurons.study.pipeline import StudyConfig, StudyError, run_study
 
     bars = tuple(sorted(set(args.bars))) if args.bars else (() if args.model else (2, 16))
     config = StudyConfig(

@@ -3,7 +3,7 @@
 The journal version of the paper (Barenboim et al., Neural Computing and Applications 2024) reports that
 several hundred of MusicVAE's 512 latent dimensions can be set to zero with minimal loss of reconstruction
 accuracy. :func:`ablation_curve` measures that curve for any model following the ``TrainedModel``
-contract (``musicneurons.inference``): z keeps mu on the first ``k`` dimensions of ``order`` (most specific
+contract (``musicneurons.model.inference``): z keeps mu on the first ``k`` dimensions of ``order`` (most specific
 first, e.g. ``split_music_noise(sigma).order``) and is 0 (the prior mean) elsewhere, the decoder is run
 teacher-forced on the same windows, and the step accuracy and reconstruction loss are recorded.
 """
@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 
 class ReconstructingModel(Protocol):
-    """The part of ``musicneurons.inference.TrainedModel`` that the ablation needs."""
+    """The part of ``musicneurons.model.inference.TrainedModel`` that the ablation needs."""
 
     def encode(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
 

@@ -15,7 +15,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from musicneurons.correlations import pearson_matrix, phik_cross, spearman_matrix
+from musicneurons.analysis.correlations import pearson_matrix, phik_cross, spearman_matrix
 
 log = logging.getLogger(__name__)
 

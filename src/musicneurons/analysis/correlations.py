@@ -14,7 +14,7 @@ interval variables with 10 uniform bins:
 2. the ``bins x bins`` contingency table of every pair is built in one matrix product of one-hot codes;
 3. empty rows and columns are dropped; the Pearson chi2 (Yates-corrected for 2 x 2 tables, as
    ``scipy.stats.chi2_contingency``) is turned into phi_K with phik's noise pedestal (r - 1)(c - 1) by
-   :func:`musicneurons.phik_curve.phik_from_chi2`, which replays phik's root finder on all pairs at once.
+   :func:`musicneurons.analysis.phik_curve.phik_from_chi2`, which replays phik's root finder on all pairs at once.
 
 A table with fewer than two non-empty rows or columns gives NaN, as in ``phik``.
 """
@@ -28,7 +28,7 @@ import sys
 import numpy as np
 from scipy import special, stats
 
-from musicneurons.phik_curve import phik_from_chi2
+from musicneurons.analysis.phik_curve import phik_from_chi2
 
 log = logging.getLogger(__name__)
 

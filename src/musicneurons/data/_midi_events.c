@@ -1,4 +1,4 @@
-/* Compiled fast path of musicneurons.midi: the byte loop of midi._read_track, in C.
+/* Compiled fast path of musicneurons.data.midi: the byte loop of midi._read_track, in C.
  *
  * parse_tracks(data, bodies) walks the MTrk bodies data[start:end] exactly as the Python byte loop
  * does (running status, pretty_midi's note pairing and instrument numbering, mido's unknown-meta
@@ -287,6 +287,6 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_midi_events",
-                                    "Compiled fast path of musicneurons.midi's byte loop.", -1, methods, NULL, NULL, NULL, NULL};
+                                    "Compiled fast path of musicneurons.data.midi's byte loop.", -1, methods, NULL, NULL, NULL, NULL};
 
 PyMODINIT_FUNC PyInit__midi_events(void) { return PyModule_Create(&module); }

@@ -1,7 +1,7 @@
 """Folder of MIDI files -> Parquet tables of Magenta-exact melody windows (parallel, resumable).
 
 ``extract_corpus(dir, bars, out, mode)`` walks ``dir`` recursively for ``.mid`` / ``.midi`` files,
-extracts windows from each with :func:`musicneurons.melody.extract_windows` in worker processes, and
+extracts windows from each with :func:`musicneurons.data.melody.extract_windows` in worker processes, and
 writes
 
 * ``OUT/windows.parquet``: one row per window: ``window_id`` (row number), ``source`` (path relative
@@ -38,9 +38,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from .atomic_files import atomic_write
-from .melody import MelodyConfig, Mode, config_for_bars, extract_windows, split_pieces
-from .midi import MidiReadError, MidiScore, read_midi
+from musicneurons.atomic_files import atomic_write
+from musicneurons.data.melody import MelodyConfig, Mode, config_for_bars, extract_windows, split_pieces
+from musicneurons.data.midi import MidiReadError, MidiScore, read_midi
 
 __all__ = ["CorpusSummary", "extract_corpus", "extract_file", "find_midi_files", "read_windows"]
 
@@ -71,7 +71,7 @@ def extract_file(path: str | Path, config: MelodyConfig, mode: Mode = "all"):
     Returns
     -------
     (status, reason, n_notes, table)
-        ``table`` is a :class:`musicneurons.melody.WindowTable` (None unless status is ``ok``).
+        ``table`` is a :class:`musicneurons.data.melody.WindowTable` (None unless status is ``ok``).
     """
     try:
         score = read_midi(path)

@@ -1,6 +1,6 @@
 """The embedded default study corpus: held-out melody windows shipped inside the package.
 
-``src/musicneurons/data/corpus/windows_<bars>bar.npz`` holds windows from the music21-bundled public-domain
+``src/musicneurons/assets/corpus/windows_<bars>bar.npz`` holds windows from the music21-bundled public-domain
 melodies that were held out from training the embedded models (the ``study`` split of
 ``musicneurons build-corpus``, see docs/training.md). Arrays, row-aligned, no pickles:
 
@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-CORPUS_DIR = Path(__file__).resolve().parent / "data" / "corpus"
+CORPUS_DIR = Path(__file__).resolve().parent.parent / "assets" / "corpus"
 WINDOW_STEPS = {2: 32, 16: 256}
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .constants import (
+from musicneurons.constants import (
     DEFAULT_QPM,
     DEFAULT_VELOCITY,
     FIRST_PITCH_CLASS,
@@ -32,7 +32,7 @@ from .constants import (
     NUM_CLASSES,
     STEPS_PER_QUARTER,
 )
-from .midi import write_midi
+from musicneurons.data.midi import write_midi
 
 __all__ = [
     "classes_to_events",

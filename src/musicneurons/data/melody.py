@@ -22,7 +22,7 @@ The pipeline, per MIDI file (every rule is Magenta's; see docs/extraction.md and
    ints; building those same tuples in the same order reproduces its iteration order.
 
 Event codes are Magenta's: -2 NO_EVENT, -1 NOTE_OFF, 0..127 note-on. Windows leave as 90-class indices
-(int8, 0 = NO_EVENT, 1 = NOTE_OFF, k >= 2 = pitch k + 19), see :mod:`musicneurons.encoding`.
+(int8, 0 = NO_EVENT, 1 = NOTE_OFF, k >= 2 = pitch k + 19), see :mod:`musicneurons.data.encoding`.
 """
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ from typing import Literal
 
 import numpy as np
 
-from .constants import MAX_PITCH, MEL_PROGRAMS, MELODY_NO_EVENT, MELODY_NOTE_OFF, MIN_PITCH
-from .midi import MidiScore, read_midi
+from musicneurons.constants import MAX_PITCH, MEL_PROGRAMS, MELODY_NO_EVENT, MELODY_NOTE_OFF, MIN_PITCH
+from musicneurons.data.midi import MidiScore, read_midi
 
 __all__ = [
     "CONFIGS",
@@ -412,7 +412,7 @@ def extract_windows(
     Parameters
     ----------
     source : path, bytes or MidiScore
-        The MIDI file (read with :func:`musicneurons.midi.read_midi`) or an already parsed score.
+        The MIDI file (read with :func:`musicneurons.data.midi.read_midi`) or an already parsed score.
     config : MelodyConfig, optional
         Extraction settings; defaults to ``config_for_bars(bars)``, and to the 2-bar config.
     bars : {2, 16}, optional
@@ -429,7 +429,7 @@ def extract_windows(
 
     Raises
     ------
-    musicneurons.midi.MidiReadError
+    musicneurons.data.midi.MidiReadError
         If the file cannot be read as MIDI (Magenta would fail on it too).
     """
     if config is None:

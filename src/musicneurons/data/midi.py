@@ -34,7 +34,7 @@ import numpy as np
 from musicneurons.atomic_files import atomic_write
 
 try:  # the compiled byte loop (built by pip install); without it the Python loop below does all the work
-    from musicneurons import _midi_events
+    from musicneurons.data import _midi_events
 except ImportError:  # pragma: no cover - only where the C extension could not be built
     _midi_events = None
 

@@ -305,7 +305,7 @@ def build_music21_corpus(
     jobs : worker processes for music21 parsing (the slow part, ~40-70 ms per ABC tune).
     limit_files : parse only the first N files of each collection (for tests).
     files : parse only these files (paths relative to music21's corpus folder, e.g. ``"oneills1850/0001-0050.abc"``)
-        of the chosen collections; the embedded models list theirs in ``data/corpus/music21_files.txt``.
+        of the chosen collections; the embedded models list theirs in ``assets/corpus/music21_files.txt``.
 
     Returns
     -------
@@ -451,7 +451,7 @@ def build_training_corpus(
     :data:`STUDY_LIMITS` windows drawn with ``seed``). ``files`` restricts the build to those music21 files (see
     :func:`build_music21_corpus`). Returns (and writes to ``OUT/summary.json``) the counts.
     """
-    from musicneurons.corpus import extract_corpus
+    from musicneurons.data.corpus import extract_corpus
 
     out = Path(out)
     table = build_music21_corpus(out, collections=collections, jobs=jobs, files=files)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .constants import FIRST_PITCH_CLASS, MIN_PITCH, NO_EVENT_CLASS, STEPS_PER_BAR
+from musicneurons.constants import FIRST_PITCH_CLASS, MIN_PITCH, NO_EVENT_CLASS, STEPS_PER_BAR
 
 __all__ = ["random_melodies"]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from musicneurons.constants import STEPS_PER_BAR, STEPS_PER_QUARTER
-from musicneurons.features_notes import NoteBatch, divide, per_window_sum
+from musicneurons.features.notes import NoteBatch, divide, per_window_sum
 
 MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)  # pitch classes of C major; natural minor scales are their rotations
 

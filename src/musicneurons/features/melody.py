@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from musicneurons.features_notes import (
+from musicneurons.features.notes import (
     MUSIC21,
     NoteBatch,
     count_bins_with_share,

@@ -1,6 +1,6 @@
 """jSymbolic pitch-statistics features (music21 ids P1-P16, P22), vectorised over a :class:`NoteBatch`.
 
-Every function takes a :class:`~musicneurons.features_notes.NoteBatch` and a ``convention`` and returns a
+Every function takes a :class:`~musicneurons.features.notes.NoteBatch` and a ``convention`` and returns a
 float64 array of shape (n_windows,).
 
 - ``"music21"`` reproduces music21 10.5.1 (``music21.features.jSymbolic``) exactly, NaN where it raises.
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from musicneurons.features_notes import (
+from musicneurons.features.notes import (
     MIN_PITCH,
     MUSIC21,
     NoteBatch,

@@ -3,7 +3,7 @@
 Start with :func:`compute_features`: it turns a window array (``int8 (n_windows, n_steps)``, 90-class
 indices) and tempi into a table with one row per window and one column per feature, named by music21's
 feature id in upper case (``P1`` ... ``M19``), then the extra descriptors. Everything is vectorised over the
-batch (see :mod:`musicneurons.features_notes`); the definitions live in ``features_pitch``,
+batch (see :mod:`musicneurons.features.notes`); the definitions live in ``features_pitch``,
 ``features_rhythm``, ``features_melody`` (one function per feature, named after it) and ``features_extra``.
 
 Two conventions:
@@ -26,11 +26,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from musicneurons import features_melody as mel
-from musicneurons import features_pitch as pit
-from musicneurons import features_rhythm as rhy
-from musicneurons.features_extra import EXTRA_FEATURES
-from musicneurons.features_notes import NoteBatch, note_batch
+from musicneurons.features import melody as mel
+from musicneurons.features import pitch as pit
+from musicneurons.features import rhythm as rhy
+from musicneurons.features.descriptors import EXTRA_FEATURES
+from musicneurons.features.notes import NoteBatch, note_batch
 
 CONVENTIONS = ("music21", "jsymbolic")
 
@@ -166,7 +166,7 @@ FEATURES: dict[str, FeatureSpec] = {
 #: music21's own ``id`` attribute where it is not the upper-case column name.
 MUSIC21_IDS = {"M10": "m10", "M17": "m17"}
 
-#: Labels of the extra descriptors (see :mod:`musicneurons.features_extra` for the definitions).
+#: Labels of the extra descriptors (see :mod:`musicneurons.features.descriptors` for the definitions).
 EXTRA_NAMES = {
     "n_notes": "Number of Notes",
     "pitch_range": "Pitch Range",

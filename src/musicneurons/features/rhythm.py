@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from musicneurons.constants import STEPS_PER_QUARTER
-from musicneurons.features_notes import (
+from musicneurons.features.notes import (
     MUSIC21,
     NoteBatch,
     divide,

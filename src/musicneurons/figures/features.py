@@ -1,6 +1,6 @@
 """The paper's figures about music features: feature correlations, φ_K heat maps, neuron-vs-feature scatters.
 
-Same rules as :mod:`musicneurons.figures`: tables in, a matplotlib Figure out, no analysis and no files.
+Same rules as :mod:`musicneurons.figures.latent`: tables in, a matplotlib Figure out, no analysis and no files.
 Feature columns are named by their music21 jSymbolic id (``P1`` ... ``M19``); the first letter gives the
 group (P pitch, R rhythm, M melody) and any other column is an extra descriptor.
 
@@ -21,7 +21,7 @@ from matplotlib.image import AxesImage
 from matplotlib.patches import Rectangle
 from matplotlib.text import Text
 
-from musicneurons.figures import (
+from musicneurons.figures.latent import (
     CUT_COLOR,
     REAL_COLOR,
     _diverging_cmap,
@@ -265,7 +265,7 @@ def summary_figure(
     Top: σ boxplots with the music/noise cut; middle: φ_K features × music neurons with the melody-neuron
     ``candidates`` (ranks) outlined; bottom: activation counts for music and noise neurons.
     ``sigma`` (n_windows, z_size) in specificity order; ``counts_*`` as in
-    :func:`musicneurons.figures.activation_counts_figure`.
+    :func:`musicneurons.figures.latent.activation_counts_figure`.
     """
     n_box = n_box or min(z_size, max(100, int(np.ceil((n_music + 20) / 10)) * 10))
     fig = Figure(figsize=(15, 14), layout="constrained")

@@ -1,11 +1,11 @@
 """The paper's figures about the latent space: one function per figure, arrays in, matplotlib Figure out.
 
-No function here computes an analysis or writes a file: :mod:`musicneurons.study` computes the tables and
+No function here computes an analysis or writes a file: :mod:`musicneurons.study.pipeline` computes the tables and
 calls :func:`save_figure`. Latent arrays are passed already **in specificity order** (column 0 = the
 dimension with the smallest mean posterior sigma over the corpus), so "neuron 1" means the same thing in
 every figure. Figures are built with :class:`matplotlib.figure.Figure` directly, never through pyplot, so
 nothing global changes and any backend works. Figures about music features live in
-:mod:`musicneurons.figures_features`.
+:mod:`musicneurons.figures.features`.
 
 Paper numbering: Fig. 2 :func:`piano_roll_figure`, Fig. 3 :func:`latent_profile_figure`, Fig. 4
 :func:`latent_boxplot_figure`, Fig. 5 :func:`latent_correlation_figure`, Fig. 10
@@ -90,7 +90,7 @@ def draw_piano_roll(
     ax: Axes, window: np.ndarray, *, color: str = REAL_COLOR, pitch_range: tuple[int, int] | None = None
 ) -> None:
     """Draw one window of 90-class indices as a piano roll on ``ax`` (x in 16th-note steps, y MIDI pitch)."""
-    from musicneurons.encoding import notes_from_classes
+    from musicneurons.data.encoding import notes_from_classes
 
     window = np.asarray(window)
     n_steps = window.shape[-1]
@@ -131,7 +131,7 @@ def piano_roll_figure(
     titles : sequence of str
         One title per window.
     """
-    from musicneurons.encoding import notes_from_classes
+    from musicneurons.data.encoding import notes_from_classes
 
     if len(windows) != len(titles):
         msg = f"piano_roll_figure: {len(windows)} windows but {len(titles)} titles"

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .musicvae import FlatLstmDecoder, HierarchicalLstmDecoder, MusicVAE
+from musicneurons.model.musicvae import FlatLstmDecoder, HierarchicalLstmDecoder, MusicVAE
 
 __all__ = ["center_latents", "fold_latent_offsets", "mean_mu"]
 

@@ -20,15 +20,15 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from musicneurons.atomic_files import atomic_write
-from musicneurons.inference import TrainedModel
-from musicneurons.musicvae import MusicVAE, MusicVAEConfig
+from musicneurons.model.inference import TrainedModel
+from musicneurons.model.musicvae import MusicVAE, MusicVAEConfig
 
 log = logging.getLogger(__name__)
 
 FORMAT = "musicneurons-musicvae/1"
 WEIGHTS_FILE = "weights.safetensors"
 CONFIG_FILE = "config.json"
-EMBEDDED_MODELS_DIR = Path(__file__).resolve().parent / "data" / "models"
+EMBEDDED_MODELS_DIR = Path(__file__).resolve().parent.parent / "assets" / "models"
 DEFAULT_MODELS = ("default-2bar", "default-16bar")
 
 
@@ -112,7 +112,7 @@ def load_module(
         load_state_dict_strict(module, state, str(p / WEIGHTS_FILE))
         return module, metadata
     # imported here: convert.py imports this module (for CheckpointMismatchError and save_model)
-    from musicneurons.convert import convert_checkpoint
+    from musicneurons.model.convert import convert_checkpoint
 
     module, metadata = convert_checkpoint(path, preset=preset)
     return module, metadata
@@ -126,7 +126,7 @@ def load_model(
     batch_size: int = 256,
     precision: str = "fp32",
 ) -> TrainedModel:
-    """Load a MusicVAE ready for inference, as a :class:`~musicneurons.inference.TrainedModel`.
+    """Load a MusicVAE ready for inference, as a :class:`~musicneurons.model.inference.TrainedModel`.
 
     Parameters
     ----------

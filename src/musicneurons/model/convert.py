@@ -25,15 +25,15 @@ import numpy as np
 import torch
 
 from musicneurons import __version__
-from musicneurons.checkpoints import (
+from musicneurons.model.checkpoints import (
     CONFIG_FILE,
     WEIGHTS_FILE,
     CheckpointMismatchError,
     load_state_dict_strict,
     save_model,
 )
-from musicneurons.musicvae import PRESETS, MusicVAE, MusicVAEConfig
-from musicneurons.tf_checkpoint import open_checkpoint
+from musicneurons.model.musicvae import PRESETS, MusicVAE, MusicVAEConfig
+from musicneurons.model.tf_checkpoint import open_checkpoint
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from musicneurons.device import resolve_device
-from musicneurons.musicvae import MusicVAE, MusicVAEConfig, reconstruction_loss
+from musicneurons.model.musicvae import MusicVAE, MusicVAEConfig, reconstruction_loss
 
 log = logging.getLogger(__name__)
 

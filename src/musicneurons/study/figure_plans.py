@@ -17,10 +17,10 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from musicneurons import figures as F
-from musicneurons import figures_features as FF
-from musicneurons.report import FigureEntry
-from musicneurons.study_artifacts import read_meta, stage_key, write_json
+from musicneurons.figures import features as FF
+from musicneurons.figures import latent as F
+from musicneurons.study.artifacts import read_meta, stage_key, write_json
+from musicneurons.study.report import FigureEntry
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ def _drawing_code_hash() -> str:
     """Hash of the modules that draw figures: editing a figure function redraws the cached figures."""
     import hashlib
 
-    from musicneurons import figures_features
+    from musicneurons.figures import features as figures_features
 
     h = hashlib.sha256()
     for module in (F, figures_features):
@@ -111,7 +111,7 @@ def plan_part(
     mu_random = data["random_latents"]["mu"][:, dims] if data.get("random_latents") else None
     plans: list[FigurePlan] = []
     roles = {k: summary.get(k) or {} for k in ("pitch_neuron", "rhythm_neuron")}
-    from musicneurons.features import FEATURE_NAMES, FEATURES
+    from musicneurons.features.registry import FEATURE_NAMES, FEATURES
 
     labels = {k: f"{v} ({FEATURES[k].unit})" if k in FEATURES and FEATURES[k].unit else v
               for k, v in FEATURE_NAMES.items()}

@@ -2,7 +2,7 @@
 figure and writes ``report/index.html`` and ``summary.json``.
 
 One *part* per model (by default the embedded 2-bar and 16-bar models, each with its embedded corpus).
-Each stage of a part is a plain call into the library (:mod:`musicneurons.study_stages`) that writes one
+Each stage of a part is a plain call into the library (:mod:`musicneurons.study.stages`) that writes one
 artifact under ``OUT/<part>/`` (Parquet or NPZ) with a ``.meta.json`` sidecar (stage key = hash of its
 inputs and parameters, run time, library versions). A stage whose artifact exists with the same key is
 skipped, so an interrupted run resumes where it stopped and a rerun with other settings recomputes only
@@ -30,14 +30,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from musicneurons import report
-from musicneurons import study_stages as st
-from musicneurons.figures import save_figure
-from musicneurons.study_artifacts import cached, read_meta, stage_key, stage_rng, versions, write_json
-from musicneurons.study_figures import plan_part, render
+from musicneurons.figures.latent import save_figure
+from musicneurons.study import report
+from musicneurons.study import stages as st
+from musicneurons.study.artifacts import cached, read_meta, stage_key, stage_rng, versions, write_json
+from musicneurons.study.figure_plans import plan_part, render
 
 if TYPE_CHECKING:
-    from musicneurons.inference import TrainedModel
+    from musicneurons.model.inference import TrainedModel
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ class StudyConfig:
     max_windows : int, optional
         Study a random subset of at most this many real windows per part.
     sigma_threshold : float, optional
-        Music neuron: mean σ below this (None: ``musicneurons.neurons.DEFAULT_SIGMA_THRESHOLD``).
+        Music neuron: mean σ below this (None: ``musicneurons.analysis.neurons.DEFAULT_SIGMA_THRESHOLD``).
     activation_threshold : float
         A window excites a neuron when |μ| exceeds this (paper: 0.1).
     n_phik_neurons : int
@@ -120,8 +120,8 @@ class PartResult:
 
 
 def _load_model(name: str | None, config: StudyConfig) -> TrainedModel:
-    from musicneurons.checkpoints import load_model
     from musicneurons.device import configure_cpu_numerics
+    from musicneurons.model.checkpoints import load_model
 
     configure_cpu_numerics()
     return load_model(name, device=config.device, precision=config.precision)
@@ -130,12 +130,12 @@ def _load_model(name: str | None, config: StudyConfig) -> TrainedModel:
 def _corpus(bars: int, config: StudyConfig, part_dir: Path) -> tuple[np.ndarray, pd.DataFrame, str]:
     """Windows, their table and a description, from ``--midi`` or the embedded corpus."""
     if config.midi:
-        from musicneurons.corpus import extract_corpus, read_windows
+        from musicneurons.data.corpus import extract_corpus, read_windows
 
         summary = extract_corpus(config.midi, bars, part_dir / "extract", mode="all", progress=config.progress)
         windows, frame = read_windows(summary.windows_path)
         return windows, frame, f"{summary.n_windows:,} windows from {summary.n_files:,} MIDI files in {config.midi}"
-    from musicneurons.defaults import default_corpus, default_windows
+    from musicneurons.data.defaults import default_corpus, default_windows
 
     windows = default_windows(bars=bars)
     return windows, default_corpus(bars=bars), f"the embedded {bars}-bar corpus ({len(windows):,} windows)"

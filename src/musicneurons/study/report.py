@@ -6,7 +6,7 @@ the ablation); :func:`headline_sentences` says the same in words; :func:`write_r
 ``report/index.html`` with every figure embedded as base64 PNG, so the file can be mailed or attached on
 its own. Only the numbers in ``summary.json`` are used for the words, so the two never disagree.
 
-Tables (as written by :mod:`musicneurons.study`)
+Tables (as written by :mod:`musicneurons.study.pipeline`)
 -------------------------------------------------
 neurons : one row per latent dimension in specificity order: ``rank`` (1 = smallest mean σ), ``dim``
     (index in the model's z), ``mean_sigma``, ``mean_mu``, ``var_mu``, ``is_music``, ``is_active``, and
@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from musicneurons.study_artifacts import atomic_write
+from musicneurons.study.artifacts import atomic_write
 
 GROUP_NAMES = {"P": "pitch", "R": "rhythm", "M": "melody"}
 #: Descriptors whose medians the summary compares between real and random windows (name -> unit in words).

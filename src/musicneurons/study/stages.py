@@ -1,7 +1,7 @@
 """The study's stages as plain functions: each computes one artifact from arrays and tables, nothing else.
 
-:mod:`musicneurons.study` decides the order, the file names and the caching (through
-:func:`musicneurons.study_artifacts.cached`); the functions here only compute. Latent arrays are in the
+:mod:`musicneurons.study.pipeline` decides the order, the file names and the caching (through
+:func:`musicneurons.study.artifacts.cached`); the functions here only compute. Latent arrays are in the
 model's own dimension order; ``neurons["dim"]`` (sorted by ``rank``) gives the specificity order.
 """
 
@@ -19,7 +19,7 @@ import pandas as pd
 from musicneurons.constants import FIRST_PITCH_CLASS, MIN_PITCH, STEPS_PER_QUARTER
 
 if TYPE_CHECKING:
-    from musicneurons.inference import TrainedModel
+    from musicneurons.model.inference import TrainedModel
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +127,7 @@ def encode_latents(
 
 def features_table(windows: np.ndarray, qpm: np.ndarray, window_id: np.ndarray) -> pd.DataFrame:
     """music21 jSymbolic features (and extras) per window at each window's own tempo, keyed by ``window_id``."""
-    from musicneurons.features import compute_features
+    from musicneurons.features.registry import compute_features
 
     table = compute_features(windows, qpm=np.asarray(qpm, dtype=np.float64), convention="music21")
     table.insert(0, "window_id", np.asarray(window_id))
@@ -136,7 +136,7 @@ def features_table(windows: np.ndarray, qpm: np.ndarray, window_id: np.ndarray) 
 
 def random_windows(n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """The paper's random 2-bar note sequences (§5.1) with their own tempi: ``windows`` (n, 32), ``qpm`` (n,)."""
-    from musicneurons.random_melodies import random_melodies
+    from musicneurons.data.random_melodies import random_melodies
 
     windows, qpm = random_melodies(n, rng)
     return {"windows": windows, "qpm": qpm}
@@ -159,8 +159,8 @@ def example_encoding(model: TrainedModel, window: np.ndarray, rng: np.random.Gen
 def neurons_table(
     mu: np.ndarray, sigma: np.ndarray, mu_random: np.ndarray | None, *, sigma_threshold: float | None
 ) -> pd.DataFrame:
-    """One row per latent dimension in specificity order (see :mod:`musicneurons.report` for the columns)."""
-    from musicneurons import neurons
+    """One row per latent dimension in specificity order (see :mod:`musicneurons.study.report` for the columns)."""
+    from musicneurons.analysis import neurons
 
     kwargs = {} if sigma_threshold is None else {"threshold": sigma_threshold}
     split = neurons.split_music_noise(sigma, **kwargs)
@@ -191,7 +191,7 @@ def ordered_dims(neurons: pd.DataFrame) -> np.ndarray:
 
 def latent_correlations(mu: np.ndarray, neurons: pd.DataFrame, n_dims: int) -> dict[str, np.ndarray]:
     """Pearson correlation of mu between the ``n_dims`` most specific dimensions (Fig. 5)."""
-    from musicneurons.correlations import pearson_matrix
+    from musicneurons.analysis.correlations import pearson_matrix
 
     dims = ordered_dims(neurons)[:n_dims]
     return {"corr": pearson_matrix(mu[:, dims]), "dims": dims}
@@ -199,14 +199,14 @@ def latent_correlations(mu: np.ndarray, neurons: pd.DataFrame, n_dims: int) -> d
 
 def jsymbolic_columns(features: pd.DataFrame) -> list[str]:
     """The jSymbolic P/R/M feature columns (music21 ids), in table order."""
-    from musicneurons.figures_features import feature_group
+    from musicneurons.figures.features import feature_group
 
     return [c for c in features.columns if feature_group(c) in "PRM"]
 
 
 def feature_correlations(features: pd.DataFrame) -> pd.DataFrame:
     """Pearson correlations between the jSymbolic features (Fig. 6): square, with a ``feature`` column."""
-    from musicneurons.correlations import pearson_matrix
+    from musicneurons.analysis.correlations import pearson_matrix
 
     cols = jsymbolic_columns(features)
     corr = pearson_matrix(features[cols].to_numpy(dtype=np.float64))
@@ -217,8 +217,8 @@ def feature_correlations(features: pd.DataFrame) -> pd.DataFrame:
 
 def phik_table(features: pd.DataFrame, mu: np.ndarray, neurons: pd.DataFrame, n_neurons: int) -> pd.DataFrame:
     """φ_K between every feature column and the ``n_neurons`` most specific dimensions, as a long table."""
-    from musicneurons.correlations import phik_cross
-    from musicneurons.figures_features import feature_group
+    from musicneurons.analysis.correlations import phik_cross
+    from musicneurons.figures.features import feature_group
 
     cols = [c for c in features.columns if c != "window_id"]
     dims = ordered_dims(neurons)[:n_neurons]
@@ -236,7 +236,7 @@ def loess_curves(
     features: pd.DataFrame, mu: np.ndarray, requests: Sequence[tuple[int, int, str]]
 ) -> pd.DataFrame:
     """LOESS curves for (neuron rank, latent dim, feature) requests: long table ``rank``, ``feature``, ``x``, ``y``."""
-    from musicneurons.local_regression import loess
+    from musicneurons.analysis.local_regression import loess
 
     parts = []
     for rank, dim, feature in dict.fromkeys(requests):  # unique, in order
@@ -251,7 +251,7 @@ def counts_table(
     mu: np.ndarray, window_id: np.ndarray, mu_random: np.ndarray | None, neurons: pd.DataFrame, threshold: float
 ) -> pd.DataFrame:
     """Per window, how many music and noise neurons have |mu| > ``threshold`` (Fig. 11), real and random."""
-    from musicneurons.neurons import activation_counts
+    from musicneurons.analysis.neurons import activation_counts
 
     is_music = np.zeros(len(neurons), dtype=bool)
     is_music[neurons["dim"].to_numpy()] = neurons["is_music"].to_numpy()
@@ -269,10 +269,10 @@ def attributes_table(features: pd.DataFrame, mu: np.ndarray, neurons: pd.DataFra
     """Attribute vectors vs single music neurons for every jSymbolic feature (Pearson, in absolute value).
 
     Adds ``group`` and ``best_neuron_rank`` (specificity rank of the best single neuron) to
-    :func:`musicneurons.attributes.compare_attribute_vectors`'s table.
+    :func:`musicneurons.analysis.attributes.compare_attribute_vectors`'s table.
     """
-    from musicneurons.attributes import compare_attribute_vectors
-    from musicneurons.figures_features import feature_group
+    from musicneurons.analysis.attributes import compare_attribute_vectors
+    from musicneurons.figures.features import feature_group
 
     cols = jsymbolic_columns(features)
     music = neurons.sort_values("rank")
@@ -303,7 +303,7 @@ def ablation_table(
     """Reconstruction accuracy keeping only the k most specific dims of μ, on a random subset of windows."""
     from tqdm.auto import tqdm
 
-    from musicneurons.ablation import ablation_curve
+    from musicneurons.analysis.ablation import ablation_curve
 
     pick = np.sort(rng.choice(len(windows), size=min(n_windows, len(windows)), replace=False))
     order = ordered_dims(neurons)

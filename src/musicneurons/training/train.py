@@ -40,7 +40,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from musicneurons.constants import FIRST_PITCH_CLASS, NUM_CLASSES
-from musicneurons.musicvae import PRESETS, MusicVAE, MusicVAEConfig
+from musicneurons.model.musicvae import PRESETS, MusicVAE, MusicVAEConfig
 
 log = logging.getLogger(__name__)
 
@@ -369,7 +369,7 @@ def evaluate(model: MusicVAE, windows: np.ndarray, cfg: TrainConfig, *, free_run
 
 def _save_checkpoint(out: Path, model: MusicVAE, opt: TFAdam, step: int, elapsed: float, meta: dict) -> None:
     """Write ``out/checkpoint-<step>/`` (weights, config, optimiser, state), then point ``out/latest`` at it."""
-    from musicneurons.checkpoints import save_model
+    from musicneurons.model.checkpoints import save_model
 
     ckpt = out / f"checkpoint-{step:08d}"
     tmp = out / f".checkpoint-{step:08d}.tmp"
@@ -442,7 +442,7 @@ def train(
     """
     from tqdm import tqdm
 
-    from musicneurons.checkpoints import save_model
+    from musicneurons.model.checkpoints import save_model
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

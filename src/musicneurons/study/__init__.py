@@ -1,0 +1,1 @@
+"""The study pipeline: stages that write artifacts, figure plans, the summary and the HTML report."""
