@@ -21,7 +21,9 @@ import numpy as np
 import pandas as pd
 
 
-def make_data(n: int, n_features: int, n_dims: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def make_data(
+    n: int, n_features: int, n_dims: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """Latents (n, n_dims) float32 with ~37 informative dims, and features (n, n_features) depending on them."""
     z = rng.normal(scale=0.05, size=(n, n_dims)).astype(np.float32)  # noise neurons: mu ~ 0
     n_music = min(37, n_dims)
@@ -70,8 +72,12 @@ def main() -> None:
     t_ours = time.perf_counter() - start
     print(f"ours   phik_cross block: {t_ours:8.2f} s  ({1e3 * t_ours / n_pairs:.3f} ms per pair)")
 
-    pick = [(int(i), int(j)) for i, j in zip(rng.integers(0, args.features, args.pairs),
-                                             rng.integers(0, args.dims, args.pairs), strict=True)]
+    pick = [
+        (int(i), int(j))
+        for i, j in zip(
+            rng.integers(0, args.features, args.pairs), rng.integers(0, args.dims, args.pairs), strict=True
+        )
+    ]
     reference = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -80,20 +86,28 @@ def main() -> None:
             reference.append(phik.phik_from_array(features[:, i], z[:, j], num_vars=["x", "y"]))
         t_array = (time.perf_counter() - start) / len(pick)
         # phik_matrix on a small frame: 3 features + 3 dims = 15 distinct pairs (the diagonal is free)
-        frame = pd.DataFrame(np.column_stack([features[:, :3], z[:, :3]]),
-                             columns=["f0", "f1", "f2", "z0", "z1", "z2"])
+        frame = pd.DataFrame(
+            np.column_stack([features[:, :3], z[:, :3]]), columns=["f0", "f1", "f2", "z0", "z1", "z2"]
+        )
         start = time.perf_counter()
         matrix = phik.phik_matrix(frame, interval_cols=list(frame.columns), verbose=False, njobs=1)
         t_matrix = (time.perf_counter() - start) / 15
     difference = np.nanmax(np.abs(np.array([ours[i, j] for i, j in pick]) - np.array(reference)))
-    difference_matrix = np.nanmax(np.abs(matrix.loc[["f0", "f1", "f2"], ["z0", "z1", "z2"]].to_numpy()
-                                         - ours[:3, :3]))
-    print(f"phik   phik_from_array:  {1e3 * t_array:8.1f} ms per pair -> block ~{t_array * n_pairs / 60:6.1f} min;"
-          f" ratio {t_array * n_pairs / t_ours:6.0f}x")
-    print(f"phik   phik_matrix:      {1e3 * t_matrix:8.1f} ms per pair -> block ~{t_matrix * n_pairs / 60:6.1f} min;"
-          f" ratio {t_matrix * n_pairs / t_ours:6.0f}x")
-    print(f"max |ours - phik| on {len(pick)} sampled pairs: {difference:.2e}; on phik_matrix's 9: "
-          f"{difference_matrix:.2e}")
+    difference_matrix = np.nanmax(
+        np.abs(matrix.loc[["f0", "f1", "f2"], ["z0", "z1", "z2"]].to_numpy() - ours[:3, :3])
+    )
+    print(
+        f"phik   phik_from_array:  {1e3 * t_array:8.1f} ms per pair -> block ~{t_array * n_pairs / 60:6.1f} min;"
+        f" ratio {t_array * n_pairs / t_ours:6.0f}x"
+    )
+    print(
+        f"phik   phik_matrix:      {1e3 * t_matrix:8.1f} ms per pair -> block ~{t_matrix * n_pairs / 60:6.1f} min;"
+        f" ratio {t_matrix * n_pairs / t_ours:6.0f}x"
+    )
+    print(
+        f"max |ours - phik| on {len(pick)} sampled pairs: {difference:.2e}; on phik_matrix's 9: "
+        f"{difference_matrix:.2e}"
+    )
     print(f"target <= 60 s: {'met' if t_ours <= 60 else 'NOT met'}")
 
     x, y = features[:, 1], z[:, 1].astype(np.float64)  # a 5-valued feature against a music neuron
@@ -105,13 +119,17 @@ def main() -> None:
         warnings.simplefilter("ignore")  # statsmodels divides 0 by 0 on the tied x values
         lowess(y, x, frac=2 / 3, it=3, delta=0.01 * (np.nanmax(x) - np.nanmin(x)))
     t_sm = time.perf_counter() - start
-    print(f"LOESS (n = {args.n}, frac 2/3, 3 robustness iterations, delta 1% of range): ours {t_loess:.2f} s, "
-          f"statsmodels {t_sm:.2f} s (statsmodels is wrong on tied x; see docs/analyses.md)")
+    print(
+        f"LOESS (n = {args.n}, frac 2/3, 3 robustness iterations, delta 1% of range): ours {t_loess:.2f} s, "
+        f"statsmodels {t_sm:.2f} s (statsmodels is wrong on tied x; see docs/analyses.md)"
+    )
 
     start = time.perf_counter()
     ks_per_neuron(z[: args.n // 2], z[args.n // 2 :])
-    print(f"KS per neuron ({args.dims} dims, {args.n // 2} vs {args.n - args.n // 2}): "
-          f"{time.perf_counter() - start:.2f} s")
+    print(
+        f"KS per neuron ({args.dims} dims, {args.n // 2} vs {args.n - args.n // 2}): "
+        f"{time.perf_counter() - start:.2f} s"
+    )
     print(f"load average after: {os.getloadavg()[0]:.1f}")
 
 

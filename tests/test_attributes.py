@@ -23,8 +23,9 @@ def test_extreme_groups_are_quartiles() -> None:
 
 
 def test_attribute_vector_hand_computed() -> None:
-    mu = np.array([[0.0, 1.0], [2.0, 1.0], [4.0, 3.0], [6.0, 5.0], [8.0, 5.0], [10.0, 9.0], [12.0, 9.0],
-                   [14.0, 11.0]])
+    mu = np.array(
+        [[0.0, 1.0], [2.0, 1.0], [4.0, 3.0], [6.0, 5.0], [8.0, 5.0], [10.0, 9.0], [12.0, 9.0], [14.0, 11.0]]
+    )
     feature = np.arange(8.0)  # q25 = 1.75 -> rows 0, 1; q75 = 5.25 -> rows 6, 7
     vectors = attribute_vectors(mu, feature)
     assert vectors.shape == (1, 2)

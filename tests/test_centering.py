@@ -13,7 +13,9 @@ from musicneurons.model.checkpoints import load_module, save_model
 from musicneurons.model.musicvae import MusicVAE, MusicVAEConfig
 
 FLAT = MusicVAEConfig(z_size=8, enc_rnn_size=(16,), dec_rnn_size=(16, 16), max_seq_len=32)
-HIER = MusicVAEConfig(z_size=8, enc_rnn_size=(16,), dec_rnn_size=(16, 16), max_seq_len=32, level_lengths=(2, 16))
+HIER = MusicVAEConfig(
+    z_size=8, enc_rnn_size=(16,), dec_rnn_size=(16, 16), max_seq_len=32, level_lengths=(2, 16)
+)
 
 
 def _model(config: MusicVAEConfig, seed: int) -> MusicVAE:
@@ -45,11 +47,15 @@ def test_fold_moves_mu_and_keeps_every_decode(config):
         shifted = z - torch.as_tensor(c, dtype=torch.float32)
         logits_after = model.decode_teacher_forced(shifted, x)
         classes_after, _ = model.sample(shifted, 32, generator=torch.Generator().manual_seed(5))
-    torch.testing.assert_close(mu_after, mu_before - torch.as_tensor(c, dtype=torch.float32), atol=1e-6, rtol=0)
+    torch.testing.assert_close(
+        mu_after, mu_before - torch.as_tensor(c, dtype=torch.float32), atol=1e-6, rtol=0
+    )
     torch.testing.assert_close(sigma_after, sigma_before, atol=0, rtol=0)
     torch.testing.assert_close(logits_after, logits_before, atol=2e-5, rtol=0)
     assert torch.equal(classes_after, classes_before)
-    assert not torch.allclose(model.decode_teacher_forced(z, x), logits_before, atol=1e-3)  # the shift matters
+    assert not torch.allclose(
+        model.decode_teacher_forced(z, x), logits_before, atol=1e-3
+    )  # the shift matters
 
 
 @pytest.mark.parametrize("config", [FLAT, HIER], ids=["flat", "hierarchical"])
@@ -73,10 +79,14 @@ def test_cli_center(tmp_path):
     pd.DataFrame({"source": "a.mid", "window": list(windows.astype(np.int8)), "qpm": 120.0}).to_parquet(
         tmp_path / "w.parquet"
     )
-    assert main(["center", str(tmp_path / "m"), str(tmp_path / "w.parquet"), "--out", str(tmp_path / "c")]) == 0
+    assert (
+        main(["center", str(tmp_path / "m"), str(tmp_path / "w.parquet"), "--out", str(tmp_path / "c")]) == 0
+    )
     centered, meta = load_module(tmp_path / "c")
     np.testing.assert_allclose(mean_mu(centered, windows), 0.0, atol=1e-6)
     assert meta["centered"]["n_windows"] == 20
     short = tmp_path / "short.parquet"
-    pd.DataFrame({"source": "a.mid", "window": list(windows[:, :16].astype(np.int8)), "qpm": 120.0}).to_parquet(short)
+    pd.DataFrame(
+        {"source": "a.mid", "window": list(windows[:, :16].astype(np.int8)), "qpm": 120.0}
+    ).to_parquet(short)
     assert main(["center", str(tmp_path / "m"), str(short), "--out", str(tmp_path / "bad")]) == 1

@@ -33,16 +33,18 @@ def real_shaped() -> tuple[np.ndarray, np.ndarray]:
     z = rng.normal(size=(n, 5)).astype(np.float32)
     z[:, 2] *= 0.02  # a narrow music neuron
     z[rng.random(n) < 0.005, 4] = 9.0  # outliers: empty middle bins
-    features = np.column_stack([
-        z[:, 0] ** 2 + 0.3 * rng.normal(size=n),  # non-linear in a latent
-        rng.integers(0, 3, n),  # 3 distinct values
-        (z[:, 1] > 0.3).astype(float),  # binary, dependent
-        np.round(2 * z[:, 1]) + rng.integers(0, 2, n),  # discrete, dependent
-        np.where(rng.random(n) < 0.1, np.nan, z[:, 3] + rng.normal(size=n)),  # missing values
-        np.full(n, 4.0),  # constant
-        np.exp(3 * z[:, 4]),  # very skewed
-        rng.integers(0, 2, n),  # independent binary
-    ])
+    features = np.column_stack(
+        [
+            z[:, 0] ** 2 + 0.3 * rng.normal(size=n),  # non-linear in a latent
+            rng.integers(0, 3, n),  # 3 distinct values
+            (z[:, 1] > 0.3).astype(float),  # binary, dependent
+            np.round(2 * z[:, 1]) + rng.integers(0, 2, n),  # discrete, dependent
+            np.where(rng.random(n) < 0.1, np.nan, z[:, 3] + rng.normal(size=n)),  # missing values
+            np.full(n, 4.0),  # constant
+            np.exp(3 * z[:, 4]),  # very skewed
+            rng.integers(0, 2, n),  # independent binary
+        ]
+    )
     return features, z
 
 
@@ -50,8 +52,9 @@ def test_phik_cross_equals_phik_from_array(real_shaped: tuple[np.ndarray, np.nda
     features, z = real_shaped
     ours = phik_cross(features, z)
     assert ours.shape == (features.shape[1], z.shape[1])
-    reference = np.array([[_phik_pair(features[:, i], z[:, j]) for j in range(z.shape[1])]
-                          for i in range(features.shape[1])])
+    reference = np.array(
+        [[_phik_pair(features[:, i], z[:, j]) for j in range(z.shape[1])] for i in range(features.shape[1])]
+    )
     assert np.array_equal(np.isnan(ours), np.isnan(reference))
     assert np.isnan(ours[5]).all()  # the constant feature: NaN, and the matrix keeps its row
     np.testing.assert_allclose(ours, reference, atol=1e-6, equal_nan=True)
@@ -59,8 +62,10 @@ def test_phik_cross_equals_phik_from_array(real_shaped: tuple[np.ndarray, np.nda
 
 def test_phik_cross_equals_phik_matrix_entries(real_shaped: tuple[np.ndarray, np.ndarray]) -> None:
     features, z = real_shaped
-    frame = pd.DataFrame(np.column_stack([features[:, [0, 1, 2, 3, 4]], z[:, :3]]),
-                         columns=["f0", "f1", "f2", "f3", "f4", "z0", "z1", "z2"])
+    frame = pd.DataFrame(
+        np.column_stack([features[:, [0, 1, 2, 3, 4]], z[:, :3]]),
+        columns=["f0", "f1", "f2", "f3", "f4", "z0", "z1", "z2"],
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         reference = phik.phik_matrix(frame, interval_cols=list(frame.columns), verbose=False, njobs=1)
@@ -90,8 +95,9 @@ def test_known_answers_identity_and_independence() -> None:
 
 def test_bin_codes_follow_phik_edges_right_closed() -> None:
     rng = np.random.default_rng(1)
-    values = np.column_stack([rng.normal(size=500), np.round(rng.normal(size=500) * 2) / 3,
-                              np.linspace(0, 1, 500)])
+    values = np.column_stack(
+        [rng.normal(size=500), np.round(rng.normal(size=500) * 2) / 3, np.linspace(0, 1, 500)]
+    )
     codes = bin_codes(values)
     for j in range(values.shape[1]):
         edges = bin_edges(values[:, j], 10)
@@ -131,8 +137,9 @@ def test_significance_matches_phik_asymptotic(real_shaped: tuple[np.ndarray, np.
     p, zscore = phik_significance_cross(features[:, [0, 1, 2, 7]], z[:, [0, 1]])
     for i, fi in enumerate([0, 1, 2, 7]):
         for j in range(2):
-            p_ref, z_ref = significance_from_array(features[:, fi], z[:, j], num_vars=["x", "y"],
-                                                   significance_method="asymptotic")
+            p_ref, z_ref = significance_from_array(
+                features[:, fi], z[:, j], num_vars=["x", "y"], significance_method="asymptotic"
+            )
             np.testing.assert_allclose(p[i, j], p_ref, rtol=1e-9, atol=1e-300)
             np.testing.assert_allclose(zscore[i, j], z_ref, rtol=1e-9)
 

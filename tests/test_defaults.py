@@ -44,7 +44,9 @@ def test_default_corpus_rows_match_windows(bars):
     assert np.array_equal(np.stack(table["window"].to_numpy()), w)
     # held out from training: every window comes from the study split of the build
     assert table["source"].str.startswith("midi/study/").all()
-    assert {"collection", "score_file", "title", "time_signature", "tune_index", "window_start"} <= set(table.columns)
+    assert {"collection", "score_file", "title", "time_signature", "tune_index", "window_start"} <= set(
+        table.columns
+    )
 
 
 def test_default_corpus_limits_and_size():
@@ -59,7 +61,9 @@ def test_bad_bars_raise():
         default_windows(bars=4)
 
 
-@pytest.mark.parametrize(("name", "steps", "hier"), [("default-2bar", 32, False), ("default-16bar", 256, True)])
+@pytest.mark.parametrize(
+    ("name", "steps", "hier"), [("default-2bar", 32, False), ("default-16bar", 256, True)]
+)
 def test_embedded_models_load_and_have_cards(name, steps, hier):
     folder = EMBEDDED_MODELS_DIR / name
     assert (folder / "model_card.md").read_text().strip()

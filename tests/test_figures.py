@@ -101,7 +101,12 @@ def test_neuron_vs_features_draws_points_and_loess_curves() -> None:
     neuron = feats["R1"].to_numpy() * 2
     curve = (np.array([-2.0, 0.0, 2.0]), np.array([-4.0, 0.0, 4.0]))
     fig = figures_features.neuron_vs_features_figure(
-        neuron, feats, ["R1", "P1"], neuron_label="neuron 2", curves={"R1": curve}, phik={"R1": 0.93},
+        neuron,
+        feats,
+        ["R1", "P1"],
+        neuron_label="neuron 2",
+        curves={"R1": curve},
+        phik={"R1": 0.93},
         max_points=300,
     )
     visible = [ax for ax in fig.axes if ax.get_visible()]
@@ -129,9 +134,13 @@ def test_activation_counts_legend_gives_medians() -> None:
     fig = figures.activation_counts_figure(real, rand, n_music=37, z_size=512)
     left, right = fig.axes
     assert [t.get_text() for t in left.get_legend().get_texts()] == [
-        "real music (median 31)", "random notes (median 35)"]
+        "real music (median 31)",
+        "random notes (median 35)",
+    ]
     assert [t.get_text() for t in right.get_legend().get_texts()] == [
-        "real music (median 4)", "random notes (median 175)"]
+        "real music (median 4)",
+        "random notes (median 175)",
+    ]
     assert "of 475" in right.get_xlabel()
 
 
@@ -148,13 +157,16 @@ def test_ablation_curve_plots_the_given_points() -> None:
 def test_latent_profile_and_summary_panels_render(tmp_path: Path) -> None:
     rng = np.random.default_rng(5)
     sigma = np.sort(rng.uniform(0.05, 1, size=64))
-    fig = figures.latent_profile_figure(rng.normal(size=64), sigma, rng.normal(size=64), n_music=10, n_dims=40)
+    fig = figures.latent_profile_figure(
+        rng.normal(size=64), sigma, rng.normal(size=64), n_music=10, n_dims=40
+    )
     assert len(fig.axes[0].patches) == 40
     np.testing.assert_allclose([p.get_height() for p in fig.axes[0].patches], sigma[:40])
     phik = pd.DataFrame(rng.uniform(size=(5, 12)), index=["P1", "P2", "R1", "R2", "M1"], columns=range(1, 13))
     counts = rng.integers(0, 10, size=(50, 2))
-    fig = figures_features.summary_figure(rng.uniform(size=(50, 64)), phik, counts, None, n_music=12, z_size=64,
-                                          candidates=[4])
+    fig = figures_features.summary_figure(
+        rng.uniform(size=(50, 64)), phik, counts, None, n_music=12, z_size=64, candidates=[4]
+    )
     assert len(fig.axes) == 5  # sigma boxes, phi_K, its colour bar, two count panels
     figures.save_figure(fig, tmp_path / "fig12")
     assert (tmp_path / "fig12.png").stat().st_size > 10_000
@@ -165,7 +177,15 @@ def test_twinkle_is_the_tune_and_the_piano_roll_draws_its_notes() -> None:
     from musicneurons.study.stages import TWINKLE_2BAR, TWINKLE_16BAR
 
     c4, d4, e4, f4, g4, a4 = 60, 62, 64, 65, 67, 69
-    first_two_bars = [(c4, 0, 4), (c4, 4, 8), (g4, 8, 12), (g4, 12, 16), (a4, 16, 20), (a4, 20, 24), (g4, 24, 32)]
+    first_two_bars = [
+        (c4, 0, 4),
+        (c4, 4, 8),
+        (g4, 8, 12),
+        (g4, 12, 16),
+        (a4, 16, 20),
+        (a4, 20, 24),
+        (g4, 24, 32),
+    ]
 
     assert notes_from_classes(TWINKLE_2BAR) == first_two_bars
     notes16 = notes_from_classes(TWINKLE_16BAR)
@@ -175,7 +195,9 @@ def test_twinkle_is_the_tune_and_the_piano_roll_draws_its_notes() -> None:
     assert [p for p, _, _ in notes16[14:21]] == [g4, g4, f4, f4, e4, e4, d4]  # "up above the world so high"
     assert notes16[-1] == (c4, 248, 256)
     fig = figures.piano_roll_figure([TWINKLE_2BAR], ["Twinkle"])
-    boxes = sorted((round(r.get_y() + 0.4), r.get_x(), r.get_x() + r.get_width()) for r in fig.axes[0].patches)
+    boxes = sorted(
+        (round(r.get_y() + 0.4), r.get_x(), r.get_x() + r.get_width()) for r in fig.axes[0].patches
+    )
     assert boxes == sorted(first_two_bars)
     assert "C4 (60)" in [t.get_text() for t in fig.axes[0].get_yticklabels()]
 

@@ -291,7 +291,9 @@ def _outcome(data: bytes, compiled: bool) -> tuple:
         s = midi._read(data, compiled)
     except MidiReadError as exc:
         return ("error", str(exc))
-    arrays = [getattr(s, f) for f in ("pitch", "velocity", "instrument", "program", "is_drum", "start", "end")]
+    arrays = [
+        getattr(s, f) for f in ("pitch", "velocity", "instrument", "program", "is_drum", "start", "end")
+    ]
     return (
         s.ticks_per_quarter, s.total_time, s.tempos, s.time_signatures, s.key_signatures,
         *[(a.dtype.str, a.tobytes()) for a in arrays],

@@ -76,7 +76,12 @@ def test_abc_tune_pickup_ties_and_chord_symbols(tmp_path):
     # note of 2 quarters; the chord symbol "C" adds nothing
     assert tune.notes == ((67, 3.5, 4.0), (72, 4.0, 5.0), (74, 5.0, 7.0), (76, 7.0, 8.0))
     write_tune_midi(tune, tmp_path / "t.mid")
-    assert _notes_from_midi(tmp_path / "t.mid") == [(67, 3.5, 4.0), (72, 4.0, 5.0), (74, 5.0, 7.0), (76, 7.0, 8.0)]
+    assert _notes_from_midi(tmp_path / "t.mid") == [
+        (67, 3.5, 4.0),
+        (72, 4.0, 5.0),
+        (74, 5.0, 7.0),
+        (76, 7.0, 8.0),
+    ]
     msgs = mido.MidiFile(tmp_path / "t.mid").tracks[0]
     ts = next(m for m in msgs if m.type == "time_signature")
     assert (ts.numerator, ts.denominator) == (4, 4)  # 2/4 re-barred as 4/4

@@ -82,11 +82,13 @@ def test_split_agreement_hand_computed() -> None:
 
 
 def test_activation_counts_hand_computed() -> None:
-    mu = np.array([
-        [0.5, -0.2, 0.05, 0.0, -0.3],
-        [0.1, 0.0, 0.11, -0.11, 0.0],  # 0.1 itself is not above the threshold
-        [0.0, 0.0, 0.0, 0.0, 0.0],
-    ])
+    mu = np.array(
+        [
+            [0.5, -0.2, 0.05, 0.0, -0.3],
+            [0.1, 0.0, 0.11, -0.11, 0.0],  # 0.1 itself is not above the threshold
+            [0.0, 0.0, 0.0, 0.0, 0.0],
+        ]
+    )
     is_music = np.array([True, True, False, False, False])
     music, noise = activation_counts(mu, is_music)
     np.testing.assert_array_equal(music, [2, 0, 0])

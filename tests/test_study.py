@@ -50,7 +50,9 @@ def test_interrupted_or_altered_artifact_is_recomputed(tmp_path: Path) -> None:
 
 
 def test_stage_keys_and_rngs_are_stable() -> None:
-    assert art.stage_key("x", {"b": 1, "a": 2}, {"in": "k"}) == art.stage_key("x", {"a": 2, "b": 1}, {"in": "k"})
+    assert art.stage_key("x", {"b": 1, "a": 2}, {"in": "k"}) == art.stage_key(
+        "x", {"a": 2, "b": 1}, {"in": "k"}
+    )
     assert art.stage_key("x", {"a": 1}) != art.stage_key("y", {"a": 1})
     assert art.stage_key("x", {}, {"in": "k1"}) != art.stage_key("x", {}, {"in": "k2"})
     a = art.stage_rng(3, "random").integers(1 << 30, size=4)
@@ -61,23 +63,53 @@ def test_stage_keys_and_rngs_are_stable() -> None:
 
 
 def test_json_is_strict_and_plain(tmp_path: Path) -> None:
-    art.write_json(tmp_path / "s.json", {"n": np.int64(3), "x": np.float32(0.5), "bad": float("nan"),
-                                         "t": (1, 2), "a": np.arange(2)})
-    assert json.loads((tmp_path / "s.json").read_text()) == {"n": 3, "x": 0.5, "bad": None, "t": [1, 2],
-                                                              "a": [0, 1]}
+    art.write_json(
+        tmp_path / "s.json",
+        {"n": np.int64(3), "x": np.float32(0.5), "bad": float("nan"), "t": (1, 2), "a": np.arange(2)},
+    )
+    assert json.loads((tmp_path / "s.json").read_text()) == {
+        "n": 3,
+        "x": 0.5,
+        "bad": None,
+        "t": [1, 2],
+        "a": [0, 1],
+    }
     with pytest.raises(KeyError):
         art.cached(tmp_path / "x.csv", "k", lambda: None, stage="x")
 
 
 # --------------------------------------------------------------------------- end to end
-ARTIFACTS = ("windows.parquet", "latents.npz", "features.parquet", "random.npz", "random_latents.npz",
-             "random_features.parquet",
-             "example.npz", "neurons.parquet", "latent_corr.npz", "feature_corr.parquet", "phik.parquet",
-             "loess.parquet", "counts.parquet", "attributes.parquet", "ablation.parquet")
-FIGURES_2BAR = ("fig02_piano_rolls", "fig03_latent_profile", "fig04_sigma_mu_boxplots", "fig05_latent_correlations",
-                "fig06_feature_correlations", "fig07_phik_features_neurons", "fig08_rhythm_neuron_rhythm_features",
-                "fig09_rhythm_neuron_pitch_features", "fig09b_pitch_neuron_pitch_features",
-                "fig10_neuron_histograms_real_random", "fig11_activation_counts", "ablation_kept_dims")
+ARTIFACTS = (
+    "windows.parquet",
+    "latents.npz",
+    "features.parquet",
+    "random.npz",
+    "random_latents.npz",
+    "random_features.parquet",
+    "example.npz",
+    "neurons.parquet",
+    "latent_corr.npz",
+    "feature_corr.parquet",
+    "phik.parquet",
+    "loess.parquet",
+    "counts.parquet",
+    "attributes.parquet",
+    "ablation.parquet",
+)
+FIGURES_2BAR = (
+    "fig02_piano_rolls",
+    "fig03_latent_profile",
+    "fig04_sigma_mu_boxplots",
+    "fig05_latent_correlations",
+    "fig06_feature_correlations",
+    "fig07_phik_features_neurons",
+    "fig08_rhythm_neuron_rhythm_features",
+    "fig09_rhythm_neuron_pitch_features",
+    "fig09b_pitch_neuron_pitch_features",
+    "fig10_neuron_histograms_real_random",
+    "fig11_activation_counts",
+    "ablation_kept_dims",
+)
 
 
 @pytest.fixture(scope="module")
@@ -99,8 +131,20 @@ def tiny_study(tmp_path_factory: pytest.TempPathFactory, corpora_dir: Path) -> P
     torch.manual_seed(0)
     config = MusicVAEConfig(z_size=24, enc_rnn_size=(16,), dec_rnn_size=(16,), max_seq_len=32)
     save_model(MusicVAE(config), root / "model")
-    argv = ["study", "--model", str(root / "model"), "--midi", str(midi), "--n-random", "5000",
-            "--device", "cpu", "--out", str(root / "out"), "--no-progress"]
+    argv = [
+        "study",
+        "--model",
+        str(root / "model"),
+        "--midi",
+        str(midi),
+        "--n-random",
+        "5000",
+        "--device",
+        "cpu",
+        "--out",
+        str(root / "out"),
+        "--no-progress",
+    ]
     assert main(argv) == 0
     return root / "out"
 
@@ -138,7 +182,11 @@ def test_summary_agrees_with_the_tables(tiny_study: Path) -> None:
     assert summary["notes"]  # ... and the report says so
     # music neurons: mean sigma below the threshold, recomputed from the latents themselves
     mean_sigma = latents["sigma"].mean(axis=0)
-    assert s["neurons"]["n_music"] == int((mean_sigma < s["sigma_threshold"]).sum()) == int(neurons["is_music"].sum())
+    assert (
+        s["neurons"]["n_music"]
+        == int((mean_sigma < s["sigma_threshold"]).sum())
+        == int(neurons["is_music"].sum())
+    )
     assert s["neurons"]["n_active_units"] == int((latents["mu"].var(axis=0) > 0.01).sum())
     np.testing.assert_array_equal(neurons["dim"], np.argsort(mean_sigma, kind="stable"))
     # the pitch neuron has the best mean of its three largest phi_K over pitch features
@@ -147,7 +195,10 @@ def test_summary_agrees_with_the_tables(tiny_study: Path) -> None:
     assert s["pitch_neuron"]["rank"] == int(pitch.idxmax())
     assert s["pitch_neuron"]["score"] == pytest.approx(pitch.max())
     top = phik[(phik["rank"] == pitch.idxmax()) & (phik["group"] == "P")].nlargest(1, "phik").iloc[0]
-    assert s["pitch_neuron"]["top_features"][0] == {"feature": top["feature"], "phik": pytest.approx(top["phik"])}
+    assert s["pitch_neuron"]["top_features"][0] == {
+        "feature": top["feature"],
+        "phik": pytest.approx(top["phik"]),
+    }
     # activation counts: |mu| > 0.1 per window, from the latents
     counts = pd.read_parquet(part / "counts.parquet")
     music = neurons.loc[neurons["is_music"], "dim"].to_numpy()
@@ -156,9 +207,12 @@ def test_summary_agrees_with_the_tables(tiny_study: Path) -> None:
     assert s["activation"]["real"]["median_music_active"] == float(np.median(real_music))
     random_counts = counts.loc[counts["kind"] == "random"]
     assert s["activation"]["random"]["median_noise_active"] == float(random_counts["n_noise_active"].median())
-    attributes = pd.read_parquet(part / "attributes.parquet").dropna(subset=["attribute_corr", "best_neuron_corr"])
+    attributes = pd.read_parquet(part / "attributes.parquet").dropna(
+        subset=["attribute_corr", "best_neuron_corr"]
+    )
     assert s["attributes"]["n_attribute_vector_better"] == int(
-        (attributes["attribute_corr"] > attributes["best_neuron_corr"]).sum())
+        (attributes["attribute_corr"] > attributes["best_neuron_corr"]).sum()
+    )
     random_features = pd.read_parquet(part / "random_features.parquet")
     assert len(random_features) == s["n_random"]
     desc = s["random_vs_real"]["descriptors"]["pitch_range"]
@@ -193,8 +247,10 @@ def test_model_and_bars_that_disagree_are_refused(tmp_path: Path, capsys: pytest
     from musicneurons.model.musicvae import MusicVAE, MusicVAEConfig
 
     torch.manual_seed(0)
-    save_model(MusicVAE(MusicVAEConfig(z_size=8, enc_rnn_size=(8,), dec_rnn_size=(8,), max_seq_len=32)),
-               tmp_path / "m")
+    save_model(
+        MusicVAE(MusicVAEConfig(z_size=8, enc_rnn_size=(8,), dec_rnn_size=(8,), max_seq_len=32)),
+        tmp_path / "m",
+    )
     assert main(["study", "--model", str(tmp_path / "m"), "--bars", "16", "--out", str(tmp_path / "o")]) == 2
     assert "--bars 16 does not match the model (2 bars)" in capsys.readouterr().err
     assert not (tmp_path / "o" / "summary.json").exists()

@@ -192,8 +192,16 @@ def test_tiny_model_overfits_a_handful_of_windows(tmp_path):
     rng = np.random.default_rng(0)
     w = np.zeros((4, 32), dtype=np.int8)
     w[:, ::4] = rng.integers(60, 73, size=(4, 8)) - 19
-    cfg = TrainConfig(max_beta=0.0, batch_size=4, max_steps=700, learning_rate=1e-2, transpose=False,
-                      eval_every=0, n_eval=4, checkpoint_every_s=1e9)
+    cfg = TrainConfig(
+        max_beta=0.0,
+        batch_size=4,
+        max_steps=700,
+        learning_rate=1e-2,
+        transpose=False,
+        eval_every=0,
+        n_eval=4,
+        checkpoint_every_s=1e9,
+    )
     train(w, w, TINY, cfg, tmp_path, progress=False)
     final = json.loads((tmp_path / "final_metrics.json").read_text())
     assert final["step"] == 700
@@ -204,9 +212,18 @@ def test_tiny_model_overfits_a_handful_of_windows(tmp_path):
 
 def test_interrupted_training_resumes_to_identical_weights(tmp_path):
     w = _melodies(24)
-    cfg = TrainConfig(max_beta=0.5, beta_rate=0.9, free_bits=1.0, batch_size=8, max_steps=6,
-                      eval_every=0, checkpoint_every_s=1e9, seed=5, sampling_schedule="constant",
-                      sampling_rate=0.3)
+    cfg = TrainConfig(
+        max_beta=0.5,
+        beta_rate=0.9,
+        free_bits=1.0,
+        batch_size=8,
+        max_steps=6,
+        eval_every=0,
+        checkpoint_every_s=1e9,
+        seed=5,
+        sampling_schedule="constant",
+        sampling_rate=0.3,
+    )
     train(w, w[:4], TINY, cfg, tmp_path / "full", progress=False)
     train(w, w[:4], TINY, dataclasses.replace(cfg, max_steps=3), tmp_path / "cut", progress=False)
     train(w, w[:4], TINY, cfg, tmp_path / "cut", progress=False, resume=True)
@@ -243,11 +260,33 @@ def test_cli_train_writes_a_loadable_model(tmp_path, capsys):
     from musicneurons.model.checkpoints import load_model
 
     w = _melodies(40)
-    pd.DataFrame({"source": [f"s{i % 10}.mid" for i in range(40)], "window": list(w.astype(int)),
-                  "qpm": 120.0}).to_parquet(tmp_path / "windows.parquet")
-    rc = main(["train", str(tmp_path / "windows.parquet"), "--out", str(tmp_path / "run"), "--max-steps", "2",
-               "--z-size", "8", "--enc-rnn-size", "16", "--dec-rnn-size", "16", "16", "--batch-size", "8",
-               "--no-bf16", "--device", "cpu", "--threads", "1"])
+    pd.DataFrame(
+        {"source": [f"s{i % 10}.mid" for i in range(40)], "window": list(w.astype(int)), "qpm": 120.0}
+    ).to_parquet(tmp_path / "windows.parquet")
+    rc = main(
+        [
+            "train",
+            str(tmp_path / "windows.parquet"),
+            "--out",
+            str(tmp_path / "run"),
+            "--max-steps",
+            "2",
+            "--z-size",
+            "8",
+            "--enc-rnn-size",
+            "16",
+            "--dec-rnn-size",
+            "16",
+            "16",
+            "--batch-size",
+            "8",
+            "--no-bf16",
+            "--device",
+            "cpu",
+            "--threads",
+            "1",
+        ]
+    )
     assert rc == 0
     assert "model written" in capsys.readouterr().out
     model = load_model(tmp_path / "run" / "model", device="cpu")
@@ -263,7 +302,9 @@ def test_warm_start_copies_matching_tensors_only(tmp_path):
 
     source = MusicVAE(TINY, generator=torch.Generator().manual_seed(1))
     save_model(source, tmp_path / "src")
-    hier = MusicVAEConfig(z_size=8, enc_rnn_size=(32,), dec_rnn_size=(32,), max_seq_len=32, level_lengths=(2, 16))
+    hier = MusicVAEConfig(
+        z_size=8, enc_rnn_size=(32,), dec_rnn_size=(32,), max_seq_len=32, level_lengths=(2, 16)
+    )
     target = MusicVAE(hier, generator=torch.Generator().manual_seed(2))
     before = {k: v.clone() for k, v in target.state_dict().items()}
     loaded = warm_start(target, tmp_path / "src")

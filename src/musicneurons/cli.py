@@ -65,9 +65,13 @@ def _add_convert(sub: argparse._SubParsersAction) -> None:
         description="Read a Magenta MusicVAE TensorFlow checkpoint without TensorFlow and write OUT/weights."
         "safetensors and OUT/config.json. The preset is inferred from the tensor shapes unless --preset is given.",
     )
-    p.add_argument("checkpoint", help="Magenta checkpoint: .tar as released, a directory, or a checkpoint prefix")
+    p.add_argument(
+        "checkpoint", help="Magenta checkpoint: .tar as released, a directory, or a checkpoint prefix"
+    )
     p.add_argument("out", help="output folder")
-    p.add_argument("--preset", default=None, help="Magenta config name, e.g. cat-mel_2bar_big (default: infer)")
+    p.add_argument(
+        "--preset", default=None, help="Magenta config name, e.g. cat-mel_2bar_big (default: infer)"
+    )
     p.add_argument("--overwrite", action="store_true", help="replace a model already in OUT")
     p.set_defaults(handler=_cmd_convert)
 
@@ -133,7 +137,9 @@ def _cmd_features(args: argparse.Namespace) -> int:
     ids = meta["window_id"].to_numpy() if "window_id" in meta.columns else range(len(table))
     table.insert(0, "window_id", ids)
     atomic_write(out, lambda tmp: table.to_parquet(tmp, index=False))
-    print(f"{len(table)} windows x {table.shape[1] - 1} features ({args.convention}) in {seconds:.2f} s -> {out}")
+    print(
+        f"{len(table)} windows x {table.shape[1] - 1} features ({args.convention}) in {seconds:.2f} s -> {out}"
+    )
     for row in count_nan_reasons(table).itertuples():
         print(f"  {row.feature}: {row.n_nan} NaN ({row.reason})")
     return 0
@@ -165,9 +171,16 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--z-size", type=int, default=None)
     p.add_argument("--enc-rnn-size", type=int, nargs="+", default=None, help="e.g. 256 or 256 256")
     p.add_argument("--dec-rnn-size", type=int, nargs="+", default=None, help="e.g. 256 256")
-    for name, kind in (("free-bits", float), ("max-beta", float), ("beta-rate", float), ("batch-size", int),
-                       ("learning-rate", float), ("sampling-schedule", str), ("sampling-rate", float),
-                       ("eval-every", int)):
+    for name, kind in (
+        ("free-bits", float),
+        ("max-beta", float),
+        ("beta-rate", float),
+        ("batch-size", int),
+        ("learning-rate", float),
+        ("sampling-schedule", str),
+        ("sampling-rate", float),
+        ("eval-every", int),
+    ):
         p.add_argument(f"--{name}", type=kind, default=None)
     p.set_defaults(handler=_cmd_train)
 
@@ -179,14 +192,40 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    arch = {k: v for k, v in (("z_size", args.z_size), ("enc_rnn_size", args.enc_rnn_size),
-                              ("dec_rnn_size", args.dec_rnn_size)) if v is not None}
-    names = ("max_steps", "max_minutes", "seed", "bf16", "free_bits", "max_beta", "beta_rate", "batch_size",
-             "learning_rate", "sampling_schedule", "sampling_rate", "eval_every")
+    arch = {
+        k: v
+        for k, v in (
+            ("z_size", args.z_size),
+            ("enc_rnn_size", args.enc_rnn_size),
+            ("dec_rnn_size", args.dec_rnn_size),
+        )
+        if v is not None
+    }
+    names = (
+        "max_steps",
+        "max_minutes",
+        "seed",
+        "bf16",
+        "free_bits",
+        "max_beta",
+        "beta_rate",
+        "batch_size",
+        "learning_rate",
+        "sampling_schedule",
+        "sampling_rate",
+        "eval_every",
+    )
     overrides = {k: getattr(args, k) for k in names if getattr(args, k) is not None}
     model_dir = train_from_parquet(
-        args.windows, args.out, preset=args.preset, valid_path=args.valid, arch_overrides=arch,
-        train_overrides=overrides, device=args.device, resume=args.resume, init_from=args.init_from,
+        args.windows,
+        args.out,
+        preset=args.preset,
+        valid_path=args.valid,
+        arch_overrides=arch,
+        train_overrides=overrides,
+        device=args.device,
+        resume=args.resume,
+        init_from=args.init_from,
     )
     print(f"model written to {model_dir} (log: {args.out}/log.jsonl)")
     return 0
@@ -202,7 +241,9 @@ def _add_center(sub: argparse._SubParsersAction) -> None:
         "the aggregate posterior moves to the origin. Removes the constant offsets that short, small-batch "
         "training leaves in unused dims (docs/training.md). Use the training windows, not the ones you study.",
     )
-    p.add_argument("model", help="model folder (weights.safetensors + config.json) or default-2bar/default-16bar")
+    p.add_argument(
+        "model", help="model folder (weights.safetensors + config.json) or default-2bar/default-16bar"
+    )
     p.add_argument("windows", help="windows.parquet (from `musicneurons extract`) to average mu over")
     p.add_argument("--out", required=True, help="output model folder")
     p.set_defaults(handler=_cmd_center)
@@ -218,14 +259,19 @@ def _cmd_center(args: argparse.Namespace) -> int:
     module, meta = load_module(args.model)
     windows, _ = read_windows(args.windows)
     if windows.shape[1] != module.config.max_seq_len:
-        print(f"center: windows have {windows.shape[1]} steps, the model {module.config.max_seq_len}", file=sys.stderr)
+        print(
+            f"center: windows have {windows.shape[1]} steps, the model {module.config.max_seq_len}",
+            file=sys.stderr,
+        )
         return 1
     offsets = center_latents(module, windows)
     meta = dict(meta)
     meta["centered"] = {"source": str(args.model), "windows": str(args.windows), "n_windows": len(windows),
                         "max_abs_offset": float(np.abs(offsets).max())}  # fmt: skip
     save_model(module, args.out, meta)
-    print(f"folded mean mu of {len(windows)} windows (largest |offset| {np.abs(offsets).max():.3f}) -> {args.out}")
+    print(
+        f"folded mean mu of {len(windows)} windows (largest |offset| {np.abs(offsets).max():.3f}) -> {args.out}"
+    )
     return 0
 
 
@@ -240,21 +286,41 @@ def _add_study(sub: argparse._SubParsersAction) -> None:
         "every figure and write OUT/report/index.html and OUT/summary.json. With no arguments: the embedded "
         "2-bar and 16-bar models on the embedded corpus. Every stage is saved; a rerun skips finished stages.",
     )
-    p.add_argument("--model", default=None,
-                   help="default-2bar | default-16bar | a model folder (config.json) | a Magenta checkpoint "
-                   "(.tar, folder or prefix); default: the embedded model for each --bars")
-    p.add_argument("--midi", default=None, help="folder of MIDI files to study instead of the embedded corpus")
-    p.add_argument("--bars", type=int, nargs="+", choices=(2, 16), default=None,
-                   help="window length(s) in bars (default: 2 and 16, or the --model's own)")
-    p.add_argument("--n-random", type=int, default=50_000,
-                   help="random note sequences to compare with (2-bar only; at most one per real window; "
-                   "default 50000)")
-    p.add_argument("--max-windows", type=int, default=None, help="study at most this many real windows per model")
+    p.add_argument(
+        "--model",
+        default=None,
+        help="default-2bar | default-16bar | a model folder (config.json) | a Magenta checkpoint "
+        "(.tar, folder or prefix); default: the embedded model for each --bars",
+    )
+    p.add_argument(
+        "--midi", default=None, help="folder of MIDI files to study instead of the embedded corpus"
+    )
+    p.add_argument(
+        "--bars",
+        type=int,
+        nargs="+",
+        choices=(2, 16),
+        default=None,
+        help="window length(s) in bars (default: 2 and 16, or the --model's own)",
+    )
+    p.add_argument(
+        "--n-random",
+        type=int,
+        default=50_000,
+        help="random note sequences to compare with (2-bar only; at most one per real window; default 50000)",
+    )
+    p.add_argument(
+        "--max-windows", type=int, default=None, help="study at most this many real windows per model"
+    )
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default auto)")
-    p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="model precision (default fp32)")
+    p.add_argument(
+        "--precision", choices=("fp32", "bf16"), default="fp32", help="model precision (default fp32)"
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0)")
     p.add_argument("--out", default="study-out", help="output folder (default study-out)")
-    p.add_argument("--overwrite", action="store_true", help="recompute every stage even if its result is saved")
+    p.add_argument(
+        "--overwrite", action="store_true", help="recompute every stage even if its result is saved"
+    )
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.set_defaults(handler=_cmd_study)
 
@@ -270,8 +336,15 @@ def _cmd_study(args: argparse.Namespace) -> int:
 
     bars = tuple(sorted(set(args.bars))) if args.bars else (() if args.model else (2, 16))
     config = StudyConfig(
-        model=args.model, midi=args.midi, bars=bars, n_random=args.n_random, seed=args.seed, device=args.device,
-        precision=args.precision, max_windows=args.max_windows, overwrite=args.overwrite,
+        model=args.model,
+        midi=args.midi,
+        bars=bars,
+        n_random=args.n_random,
+        seed=args.seed,
+        device=args.device,
+        precision=args.precision,
+        max_windows=args.max_windows,
+        overwrite=args.overwrite,
         progress=not args.no_progress,
     )
     try:
@@ -283,7 +356,9 @@ def _cmd_study(args: argparse.Namespace) -> int:
         print(f"note: {note}")
     for part in summary["parts"].values():
         n = part["neurons"]
-        line = f"{part['label']}: {n['n_music']} music neurons of {n['z_size']} ({part['n_windows']:,} windows)"
+        line = (
+            f"{part['label']}: {n['n_music']} music neurons of {n['z_size']} ({part['n_windows']:,} windows)"
+        )
         for role, word in (("pitch_neuron", "pitch"), ("rhythm_neuron", "rhythm")):
             if part.get(role):
                 line += f"; {word}: neuron {part[role]['rank']}"

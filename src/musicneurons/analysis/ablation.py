@@ -24,7 +24,9 @@ class ReconstructingModel(Protocol):
 
     def encode(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
 
-    def reconstruct(self, windows: np.ndarray, z: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]: ...
+    def reconstruct(
+        self, windows: np.ndarray, z: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]: ...
 
 
 def ablated_latents(mu: np.ndarray, order: np.ndarray, k: int) -> np.ndarray:

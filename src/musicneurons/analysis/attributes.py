@@ -135,20 +135,28 @@ def compare_attribute_vectors(
     projections = (sub - sub.mean(axis=0)) @ np.nan_to_num(unit).T  # (n_samples, n_features)
     correlate = _METHODS[method]
     neuron_corr = np.abs(correlate(f, sub))  # (n_features, len(index))
-    attribute_corr = np.array([
-        abs(correlate(f[:, j], projections[:, j])[0, 0]) if np.isfinite(unit[j]).all() else np.nan
-        for j in range(f.shape[1])
-    ])
+    attribute_corr = np.array(
+        [
+            abs(correlate(f[:, j], projections[:, j])[0, 0]) if np.isfinite(unit[j]).all() else np.nan
+            for j in range(f.shape[1])
+        ]
+    )
     has_neuron = ~np.all(np.isnan(neuron_corr), axis=1)
     best = np.where(has_neuron, np.argmax(np.nan_to_num(neuron_corr, nan=-1.0), axis=1), 0)
     best_corr = np.where(has_neuron, neuron_corr[np.arange(f.shape[1]), best], np.nan)
-    table = pd.DataFrame({
-        "feature": names,
-        "attribute_corr": attribute_corr,
-        "best_neuron": np.where(has_neuron, index[best], -1),
-        "best_neuron_corr": best_corr,
-    })
+    table = pd.DataFrame(
+        {
+            "feature": names,
+            "attribute_corr": attribute_corr,
+            "best_neuron": np.where(has_neuron, index[best], -1),
+            "best_neuron_corr": best_corr,
+        }
+    )
     table["attribute_better"] = table["attribute_corr"] > table["best_neuron_corr"]
-    log.info("attribute vectors beat the best single neuron for %d of %d features (%s)",
-             int(table["attribute_better"].sum()), len(table), method)
+    log.info(
+        "attribute vectors beat the best single neuron for %d of %d features (%s)",
+        int(table["attribute_better"].sum()),
+        len(table),
+        method,
+    )
     return table

@@ -255,8 +255,9 @@ def phik_cross(x: object, y: object | None = None, *, bins: int = DEFAULT_BINS) 
         st = _table_statistics(tables)
         valid = (st["n_rows"] >= 2) & (st["n_cols"] >= 2)
         values = np.full(valid.shape, np.nan)
-        values[valid] = phik_from_chi2(st["statistic"][valid], st["n"][valid],
-                                       st["n_rows"][valid], st["n_cols"][valid])
+        values[valid] = phik_from_chi2(
+            st["statistic"][valid], st["n"][valid], st["n_rows"][valid], st["n_cols"][valid]
+        )
         out[block] = values
     return out
 

@@ -112,10 +112,21 @@ def split_music_noise(sigma: object, *, threshold: float = DEFAULT_SIGMA_THRESHO
     is_music = mean_sigma < threshold
     low = float(mean_sigma[is_music].max()) if is_music.any() else -np.inf
     high = float(mean_sigma[~is_music].min()) if (~is_music).any() else np.inf
-    split = NeuronSplit(order=order, mean_sigma=mean_sigma, is_music=is_music, threshold=float(threshold),
-                        stable_range=(low, high))
-    log.info("%d music neurons of %d (mean sigma < %g; same split for thresholds in (%.4g, %.4g])",
-             split.n_music, mean_sigma.size, threshold, low, high)
+    split = NeuronSplit(
+        order=order,
+        mean_sigma=mean_sigma,
+        is_music=is_music,
+        threshold=float(threshold),
+        stable_range=(low, high),
+    )
+    log.info(
+        "%d music neurons of %d (mean sigma < %g; same split for thresholds in (%.4g, %.4g])",
+        split.n_music,
+        mean_sigma.size,
+        threshold,
+        low,
+        high,
+    )
     return split
 
 

@@ -111,9 +111,7 @@ def binned_normal_chi2_ratio(rho: np.ndarray, n_rows: int, n_cols: int) -> np.nd
     return curve.evaluate(np.atleast_1d(theta)) / curve.s_one
 
 
-def phik_from_chi2(
-    chi2: np.ndarray, n: np.ndarray, n_rows: np.ndarray, n_cols: np.ndarray
-) -> np.ndarray:
+def phik_from_chi2(chi2: np.ndarray, n: np.ndarray, n_rows: np.ndarray, n_cols: np.ndarray) -> np.ndarray:
     """phi_K for many tables at once, as ``phik.bivariate.phik_from_chi2`` with phik's noise pedestal.
 
     Parameters
@@ -139,13 +137,18 @@ def phik_from_chi2(
     out = np.where(chi2 <= pedestal, 0.0, 1.0)  # chi2 >= chi2_max -> 1 (phik also rounds chi2 ~ max to max)
     solve = (chi2 > pedestal) & (chi2 < chi2_max)
     if np.any(solve):
-        out[solve] = _brent_roots(chi2[solve], n[solve], pedestal[solve], chi2_max[solve],
-                                  n_rows[solve], n_cols[solve])
+        out[solve] = _brent_roots(
+            chi2[solve], n[solve], pedestal[solve], chi2_max[solve], n_rows[solve], n_cols[solve]
+        )
     return out
 
 
 def _brent_roots(
-    chi2: np.ndarray, n: np.ndarray, pedestal: np.ndarray, chi2_max: np.ndarray, n_rows: np.ndarray,
+    chi2: np.ndarray,
+    n: np.ndarray,
+    pedestal: np.ndarray,
+    chi2_max: np.ndarray,
+    n_rows: np.ndarray,
     n_cols: np.ndarray,
 ) -> np.ndarray:
     """Roots of chi2_model(rho) - chi2 on [0, 1], running scipy's brentq step rules on all tables in lockstep."""

@@ -540,7 +540,9 @@ def _tick_time(tick: int, segments: tuple[list[int], list[float], list[float]]) 
     return bases[i] + rates[i] * (tick - starts[i])
 
 
-def _assemble(resolution, tempo_events, ts_events, ks_events, instrument_info, table, instrument) -> MidiScore:
+def _assemble(
+    resolution, tempo_events, ts_events, ks_events, instrument_info, table, instrument
+) -> MidiScore:
     """The MidiScore of int64 note rows (start tick, end tick, pitch, velocity) and their instruments."""
     scales = _tick_scales(resolution, tempo_events)
     segments = _segments(scales)

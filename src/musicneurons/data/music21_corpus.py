@@ -461,13 +461,17 @@ def build_training_corpus(
         "tunes_ok": len(ok),
         "tunes_per_collection": {k: int(v) for k, v in ok.groupby("collection").size().items()},
         "tunes_per_split": {k: int(v) for k, v in ok.groupby("split").size().items()},
-        "skip_reasons": {k: int(v) for k, v in table[table["status"] != "ok"]["reason"].value_counts().items()},
+        "skip_reasons": {
+            k: int(v) for k, v in table[table["status"] != "ok"]["reason"].value_counts().items()
+        },
         "meters_kept": {k: int(v) for k, v in ok["time_signature"].value_counts().items()},
         "windows": {},
     }
     for bars in (2, 16):
         for split, _ in SPLIT_FRACTIONS:
-            res = extract_corpus(out / "midi" / split, bars=bars, out=out / f"windows_{bars}bar" / split, jobs=1)
+            res = extract_corpus(
+                out / "midi" / split, bars=bars, out=out / f"windows_{bars}bar" / split, jobs=1
+            )
             summary["windows"][f"{bars}bar_{split}"] = int(res.n_windows)
         n = write_study_corpus(
             out / f"windows_{bars}bar" / "study" / "windows.parquet",

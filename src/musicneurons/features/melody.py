@@ -45,6 +45,7 @@ def _top_two(batch: NoteBatch, convention: str) -> tuple[np.ndarray, np.ndarray,
     """
     return top_two_bins(batch.interval_hist, convention)
 
+
 def average_melodic_interval(batch: NoteBatch, convention: str = MUSIC21) -> np.ndarray:
     """M2 (jSymbolic2 "Mean Melodic Interval"): mean absolute melodic interval in semitones. None: NaN / 0."""
     total = batch.interval_hist @ np.arange(batch.interval_hist.shape[1])

@@ -144,8 +144,18 @@ def draw_phik_heatmap(
         ax.axhline(start - 0.5, color="white", linewidth=1.5)
     for g, start, stop in _group_spans(names):
         if stop - start >= 3:  # name each group on the right edge
-            ax.text(1.004, 1 - (start + stop) / 2 / len(names), GROUPS.get(g, "extra"), transform=ax.transAxes,
-                    rotation=270, ha="left", va="center", color=GROUP_COLORS[g], fontsize=9, fontweight="bold")
+            ax.text(
+                1.004,
+                1 - (start + stop) / 2 / len(names),
+                GROUPS.get(g, "extra"),
+                transform=ax.transAxes,
+                rotation=270,
+                ha="left",
+                va="center",
+                color=GROUP_COLORS[g],
+                fontsize=9,
+                fontweight="bold",
+            )
     for c in highlight:
         if c in cols:
             i = cols.index(c)
@@ -179,8 +189,11 @@ def phik_heatmap_figure(
     im = draw_phik_heatmap(ax, phik, n_music=n_music, highlight=highlight)
     fig.colorbar(im, ax=ax, shrink=0.6, label="φ_K (0 = independent, 1 = fully dependent)")
     undefined = phik.index[phik.isna().all(axis=1)].tolist()
-    note = f"\ngrey: constant on this corpus, so undefined ({', '.join(order_features(undefined))})" if undefined \
+    note = (
+        f"\ngrey: constant on this corpus, so undefined ({', '.join(order_features(undefined))})"
+        if undefined
         else ""
+    )
     ax.set_title(title or f"φ_K between {n_rows} music features and the first {n_cols} neurons{note}")
     return fig
 
@@ -240,8 +253,11 @@ def neuron_vs_features_figure(
         ax.grid(alpha=0.3)
     for ax in axes[k:]:
         ax.set_visible(False)
-    shown = f"{min(len(neuron), max_points):,} of {len(neuron):,} windows shown" if len(neuron) > max_points else \
-        f"{len(neuron):,} windows"
+    shown = (
+        f"{min(len(neuron), max_points):,} of {len(neuron):,} windows shown"
+        if len(neuron) > max_points
+        else f"{len(neuron):,} windows"
+    )
     fig.suptitle(title or f"{neuron_label} against {what} (red: LOESS fit; {shown})")
     return fig
 
@@ -274,21 +290,32 @@ def summary_figure(
     draw_boxplots(ax_box, sigma[:, :n_box], n_music=n_music, ylabel="σ (posterior std)")
     ax_box.axhline(1, color="0.4", linestyle=":", linewidth=0.8)
     _legend_if_any(ax_box, loc="lower right", fontsize=8)
-    ax_box.set_title(f"(a) σ across {len(sigma):,} windows, first {n_box} dimensions", loc="left", fontsize=10)
+    ax_box.set_title(
+        f"(a) σ across {len(sigma):,} windows, first {n_box} dimensions", loc="left", fontsize=10
+    )
     ax_phik = fig.add_subplot(grid[1, :])
     im = draw_phik_heatmap(ax_phik, phik, n_music=n_music, highlight=candidates, ytick_fontsize=5.5)
     fig.colorbar(im, ax=ax_phik, shrink=0.7, label="φ_K")
-    note = (f"; outlined in blue: melody-neuron candidates {', '.join(map(str, candidates))}"
-            if len(candidates) else "; no neuron correlates more with melody than with pitch and rhythm")
-    ax_phik.set_title(f"(b) φ_K between music features and the first {phik.shape[1]} neurons{note}",
-                      loc="left", fontsize=10)
+    note = (
+        f"; outlined in blue: melody-neuron candidates {', '.join(map(str, candidates))}"
+        if len(candidates)
+        else "; no neuron correlates more with melody than with pitch and rhythm"
+    )
+    ax_phik.set_title(
+        f"(b) φ_K between music features and the first {phik.shape[1]} neurons{note}", loc="left", fontsize=10
+    )
     rand = None if counts_random is None else np.asarray(counts_random)
     real = np.asarray(counts_real)
     for j, (what, total) in enumerate((("music", n_music), ("noise", z_size - n_music))):
         ax = fig.add_subplot(grid[2, j])
-        draw_activation_counts(ax, real[:, j], None if rand is None else rand[:, j], n_total=total, what=what,
-                               threshold=threshold)
+        draw_activation_counts(
+            ax,
+            real[:, j],
+            None if rand is None else rand[:, j],
+            n_total=total,
+            what=what,
+            threshold=threshold,
+        )
         ax.set_title(f"({'cd'[j]}) excited {what} neurons per window", loc="left", fontsize=10)
     fig.suptitle(title)
     return fig
-

@@ -48,7 +48,9 @@ def save_figure(fig: Figure, path_without_ext: str | os.PathLike[str], *, dpi: i
         for ext in ("png", "svg"):
             metadata = {"Date": None} if ext == "svg" else None
             final = base.with_name(f"{base.name}.{ext}")
-            atomic_write(final, lambda tmp, ext=ext, md=metadata: fig.savefig(tmp, format=ext, dpi=dpi, metadata=md))
+            atomic_write(
+                final, lambda tmp, ext=ext, md=metadata: fig.savefig(tmp, format=ext, dpi=dpi, metadata=md)
+            )
             written.append(final)
             fig.set_layout_engine("none")  # the layout of the first save holds; redoing it doubles the cost
     finally:
@@ -97,7 +99,9 @@ def draw_piano_roll(
     notes = notes_from_classes(window)
     for pitch, start, end in notes:
         ax.add_patch(
-            Rectangle((start, pitch - 0.4), end - start, 0.8, facecolor=color, edgecolor="black", linewidth=0.6)
+            Rectangle(
+                (start, pitch - 0.4), end - start, 0.8, facecolor=color, edgecolor="black", linewidth=0.6
+            )
         )
     pitches = [p for p, _, _ in notes]
     lo, hi = pitch_range if pitch_range else (min(pitches, default=60), max(pitches, default=72))
@@ -106,8 +110,10 @@ def draw_piano_roll(
     ax.set_xlim(0, n_steps)
     span = hi - lo
     step = 1 if span <= 16 else 2 if span <= 30 else 12
-    yticks = [p for p in range(lo, hi + 1) if (p - lo) % step == 0] if step < 12 else range(
-        12 * (lo // 12 + 1), hi + 1, 12
+    yticks = (
+        [p for p in range(lo, hi + 1) if (p - lo) % step == 0]
+        if step < 12
+        else range(12 * (lo // 12 + 1), hi + 1, 12)
     )
     ax.set_yticks(list(yticks))
     ax.set_yticklabels([f"{pitch_name(p)} ({p})" for p in yticks], fontsize=7)
@@ -211,8 +217,15 @@ def draw_boxplots(
     if n > MAX_BOXES:
         q = np.nanpercentile(values, [whis[0], 25, 50, 75, whis[1]], axis=0)
         x = np.arange(1, n + 1)
-        ax.fill_between(x, q[0], q[4], step="mid", color="#c6dbef", linewidth=0,
-                        label=f"{whis[0]:g}th–{whis[1]:g}th percentile")
+        ax.fill_between(
+            x,
+            q[0],
+            q[4],
+            step="mid",
+            color="#c6dbef",
+            linewidth=0,
+            label=f"{whis[0]:g}th–{whis[1]:g}th percentile",
+        )
         ax.fill_between(x, q[1], q[3], step="mid", color="#6baed6", linewidth=0, label="quartiles")
         ax.step(x, q[2], where="mid", color="black", linewidth=0.8, label="median")
         _cut_line(ax, n_music, n, label=True)
@@ -263,7 +276,8 @@ def latent_boxplot_figure(
     draw_boxplots(bottom, mu[:, :n], n_music=n_music, ylabel="μ (posterior mean)")
     _legend_if_any(top, loc="lower right", fontsize=8)
     fig.suptitle(
-        title or f"σ and μ of {len(mu):,} windows over the {n} most specific dimensions "
+        title
+        or f"σ and μ of {len(mu):,} windows over the {n} most specific dimensions "
         "(boxes: quartiles; whiskers: 5th–95th percentile)"
     )
     return fig
@@ -280,7 +294,9 @@ def latent_correlation_figure(corr: np.ndarray, *, n_music: int | None, title: s
     fig = Figure(figsize=(8.2, 7), layout="constrained")
     ax = fig.subplots()
     cmap = _diverging_cmap()
-    im = ax.imshow(corr, cmap=cmap, vmin=-1, vmax=1, interpolation="nearest", extent=(0.5, n + 0.5, n + 0.5, 0.5))
+    im = ax.imshow(
+        corr, cmap=cmap, vmin=-1, vmax=1, interpolation="nearest", extent=(0.5, n + 0.5, n + 0.5, 0.5)
+    )
     if n_music is not None and n_music < n:
         for line in (ax.axvline, ax.axhline):
             line(n_music + 0.5, color="black", linestyle="--", linewidth=1)
@@ -290,9 +306,17 @@ def latent_correlation_figure(corr: np.ndarray, *, n_music: int | None, title: s
     ax.set_yticks(ticks)
     ax.set_xlabel("latent dimension (specificity order)")
     ax.set_ylabel("latent dimension (specificity order)")
-    ax.set_title(title or f"Correlations of μ between the {n} most specific dimensions"
-                 + (f"\n(dashed: music | noise cut at {n_music})" if n_music is not None and n_music < n else
-                    f"\n(all {n} are music neurons)" if n_music is not None else ""))
+    ax.set_title(
+        title
+        or f"Correlations of μ between the {n} most specific dimensions"
+        + (
+            f"\n(dashed: music | noise cut at {n_music})"
+            if n_music is not None and n_music < n
+            else f"\n(all {n} are music neurons)"
+            if n_music is not None
+            else ""
+        )
+    )
     return fig
 
 
@@ -374,8 +398,15 @@ def draw_activation_counts(
 ) -> None:
     """Histogram of per-window counts of neurons with |μ| > threshold on ``ax`` (integer bins)."""
     if n_total == 0:
-        ax.text(0.5, 0.5, f"no {what} neurons in this model at this σ threshold", transform=ax.transAxes,
-                ha="center", va="center", color="0.4")
+        ax.text(
+            0.5,
+            0.5,
+            f"no {what} neurons in this model at this σ threshold",
+            transform=ax.transAxes,
+            ha="center",
+            va="center",
+            color="0.4",
+        )
         ax.set_xlabel(f"number of {what} neurons with |μ| > {threshold:g} (of 0)")
         ax.set_ylabel("fraction of windows")
         return
@@ -411,10 +442,22 @@ def activation_counts_figure(
     left, right = fig.subplots(1, 2)
     rand = np.asarray(counts_random) if counts_random is not None else None
     real = np.asarray(counts_real)
-    draw_activation_counts(left, real[:, 0], None if rand is None else rand[:, 0], n_total=n_music,
-                           what="music", threshold=threshold)
-    draw_activation_counts(right, real[:, 1], None if rand is None else rand[:, 1], n_total=z_size - n_music,
-                           what="noise", threshold=threshold)
+    draw_activation_counts(
+        left,
+        real[:, 0],
+        None if rand is None else rand[:, 0],
+        n_total=n_music,
+        what="music",
+        threshold=threshold,
+    )
+    draw_activation_counts(
+        right,
+        real[:, 1],
+        None if rand is None else rand[:, 1],
+        n_total=z_size - n_music,
+        what="noise",
+        threshold=threshold,
+    )
     left.set_title("music neurons")
     right.set_title("noise neurons")
     fig.suptitle(title or f"How many neurons does a window excite (|μ| > {threshold:g})?")
@@ -440,11 +483,21 @@ def ablation_figure(
     ax = fig.subplots()
     ax.plot(k, accuracy, marker="o", markersize=3.5, color=REAL_COLOR, label="keep k dims, zero the rest")
     for i, (name, value) in enumerate((reference or {}).items()):
-        ax.axhline(value, color=("0.3", "0.6", "0.75")[i % 3], linestyle=":", linewidth=1,
-                   label=f"{name}: {value:.3f}")
+        ax.axhline(
+            value,
+            color=("0.3", "0.6", "0.75")[i % 3],
+            linestyle=":",
+            linewidth=1,
+            label=f"{name}: {value:.3f}",
+        )
     if n_music is not None:
-        ax.axvline(n_music + 0.5, color=CUT_COLOR, linestyle="--", linewidth=1.2,
-                   label=f"music | noise cut ({n_music})")
+        ax.axvline(
+            n_music + 0.5,
+            color=CUT_COLOR,
+            linestyle="--",
+            linewidth=1.2,
+            label=f"music | noise cut ({n_music})",
+        )
     ax.set_xscale("symlog", linthresh=1, linscale=0.4)
     ticks = [t for t in (0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024) if t <= z_size]
     ax.set_xticks(ticks)

@@ -34,8 +34,11 @@ def stage_key(name: str, params: Mapping[str, Any], inputs: Mapping[str, str] | 
     """Hex digest naming one stage run: its name, the package version, JSON-able ``params`` and its ``inputs``' keys."""
     from musicneurons import __version__
 
-    payload = json.dumps({"stage": name, "version": __version__, "params": params, "inputs": dict(inputs or {})},
-                         sort_keys=True, default=str)
+    payload = json.dumps(
+        {"stage": name, "version": __version__, "params": params, "inputs": dict(inputs or {})},
+        sort_keys=True,
+        default=str,
+    )
     return hashlib.sha256(payload.encode()).hexdigest()[:20]
 
 

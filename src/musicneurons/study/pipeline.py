@@ -132,9 +132,15 @@ def _corpus(bars: int, config: StudyConfig, part_dir: Path) -> tuple[np.ndarray,
     if config.midi:
         from musicneurons.data.corpus import extract_corpus, read_windows
 
-        summary = extract_corpus(config.midi, bars, part_dir / "extract", mode="all", progress=config.progress)
+        summary = extract_corpus(
+            config.midi, bars, part_dir / "extract", mode="all", progress=config.progress
+        )
         windows, frame = read_windows(summary.windows_path)
-        return windows, frame, f"{summary.n_windows:,} windows from {summary.n_files:,} MIDI files in {config.midi}"
+        return (
+            windows,
+            frame,
+            f"{summary.n_windows:,} windows from {summary.n_files:,} MIDI files in {config.midi}",
+        )
     from musicneurons.data.defaults import default_corpus, default_windows
 
     windows = default_windows(bars=bars)
@@ -154,22 +160,30 @@ def run_part(model: TrainedModel, bars: int, model_name: str, config: StudyConfi
 
     def stage(name: str, filename: str, params: dict[str, Any], inputs: list[str], compute: Any) -> Any:
         keys[name] = stage_key(name, params, {i: keys[i] for i in inputs})
-        data[name] = cached(part / filename, keys[name], compute, stage=f"{key_name}/{name}", params=params,
-                            overwrite=ow)
+        data[name] = cached(
+            part / filename, keys[name], compute, stage=f"{key_name}/{name}", params=params, overwrite=ow
+        )
         return data[name]
 
     model_key = st.model_fingerprint(model)
     windows_all, frame, corpus_text = _corpus(bars, config, part)
     if windows_all.shape[1] != model.config.max_seq_len:
-        msg = (f"the corpus has {windows_all.shape[1]}-step windows but the model expects "
-               f"{model.config.max_seq_len} ({model_name})")
+        msg = (
+            f"the corpus has {windows_all.shape[1]}-step windows but the model expects "
+            f"{model.config.max_seq_len} ({model_name})"
+        )
         raise StudyError(msg)
     qpm_all = frame["qpm"].to_numpy(dtype=np.float64) if "qpm" in frame else np.full(len(frame), 120.0)
     content = st.windows_fingerprint(windows_all, qpm_all)
-    table = stage("windows", "windows.parquet", {"content": content, "max_windows": config.max_windows,
-                                                 "seed": seed}, [],
-                  lambda: st.select_windows(windows_all, frame, max_windows=config.max_windows,
-                                            rng=stage_rng(seed, "windows")))
+    table = stage(
+        "windows",
+        "windows.parquet",
+        {"content": content, "max_windows": config.max_windows, "seed": seed},
+        [],
+        lambda: st.select_windows(
+            windows_all, frame, max_windows=config.max_windows, rng=stage_rng(seed, "windows")
+        ),
+    )
     windows = st.window_array(table)
     qpm = table["qpm"].to_numpy(dtype=np.float64)
     n = len(windows)
@@ -177,66 +191,154 @@ def run_part(model: TrainedModel, bars: int, model_name: str, config: StudyConfi
         msg = f"{label}: only {n} window(s) in {corpus_text}; the study needs at least 2"
         raise StudyError(msg)
     run = {"model": model_key, "device": str(model.device.type), "precision": config.precision}
-    lat = stage("latents", "latents.npz", run, ["windows"],
-                lambda: st.encode_latents(model, windows, rng=stage_rng(seed, "latents"), progress=prog,
-                                          desc=f"{label}: encode corpus"))
-    feats = stage("features", "features.parquet", {"convention": "music21"}, ["windows"],
-                  lambda: st.features_table(windows, qpm, table["window_id"].to_numpy()))
+    lat = stage(
+        "latents",
+        "latents.npz",
+        run,
+        ["windows"],
+        lambda: st.encode_latents(
+            model, windows, rng=stage_rng(seed, "latents"), progress=prog, desc=f"{label}: encode corpus"
+        ),
+    )
+    feats = stage(
+        "features",
+        "features.parquet",
+        {"convention": "music21"},
+        ["windows"],
+        lambda: st.features_table(windows, qpm, table["window_id"].to_numpy()),
+    )
     mu_random = None
     n_random = 0
     if bars == 2 and config.n_random > 0:
         n_random = min(config.n_random, n)
         if n_random < config.n_random:
-            notes.append(f"{label}: {n_random:,} random note sequences instead of the {config.n_random:,} asked "
-                         f"for, as many as there are real windows, so both sets weigh the same.")
-        rnd = stage("random", "random.npz", {"n": n_random, "seed": seed}, [],
-                    lambda: st.random_windows(n_random, stage_rng(seed, "random")))
-        rlat = stage("random_latents", "random_latents.npz", run, ["random"],
-                     lambda: st.encode_latents(model, rnd["windows"], rng=stage_rng(seed, "random_latents"),
-                                               progress=prog, desc=f"{label}: encode random"))
+            notes.append(
+                f"{label}: {n_random:,} random note sequences instead of the {config.n_random:,} asked "
+                f"for, as many as there are real windows, so both sets weigh the same."
+            )
+        rnd = stage(
+            "random",
+            "random.npz",
+            {"n": n_random, "seed": seed},
+            [],
+            lambda: st.random_windows(n_random, stage_rng(seed, "random")),
+        )
+        rlat = stage(
+            "random_latents",
+            "random_latents.npz",
+            run,
+            ["random"],
+            lambda: st.encode_latents(
+                model,
+                rnd["windows"],
+                rng=stage_rng(seed, "random_latents"),
+                progress=prog,
+                desc=f"{label}: encode random",
+            ),
+        )
         mu_random = rlat["mu"]
-        stage("random_features", "random_features.parquet", {"convention": "music21"}, ["random"],
-              lambda: st.features_table(rnd["windows"], rnd["qpm"], np.arange(n_random)))
+        stage(
+            "random_features",
+            "random_features.parquet",
+            {"convention": "music21"},
+            ["random"],
+            lambda: st.features_table(rnd["windows"], rnd["qpm"], np.arange(n_random)),
+        )
     elif bars != 2:
-        notes.append(f"{label}: no random note sequences; the paper's generator (§5.1) defines 2-bar ones only.")
+        notes.append(
+            f"{label}: no random note sequences; the paper's generator (§5.1) defines 2-bar ones only."
+        )
     ex_window = st.twinkle(windows.shape[1])
-    stage("example", "example.npz", {**run, "seed": seed, "window": ex_window.tolist()}, [],
-          lambda: st.example_encoding(model, ex_window, stage_rng(seed, "example")))
-    neurons = stage("neurons", "neurons.parquet", {"sigma_threshold": config.sigma_threshold},
-                    ["latents", *(["random_latents"] if mu_random is not None else [])],
-                    lambda: st.neurons_table(lat["mu"], lat["sigma"], mu_random,
-                                             sigma_threshold=config.sigma_threshold))
+    stage(
+        "example",
+        "example.npz",
+        {**run, "seed": seed, "window": ex_window.tolist()},
+        [],
+        lambda: st.example_encoding(model, ex_window, stage_rng(seed, "example")),
+    )
+    neurons = stage(
+        "neurons",
+        "neurons.parquet",
+        {"sigma_threshold": config.sigma_threshold},
+        ["latents", *(["random_latents"] if mu_random is not None else [])],
+        lambda: st.neurons_table(lat["mu"], lat["sigma"], mu_random, sigma_threshold=config.sigma_threshold),
+    )
     n_music = int(neurons["is_music"].sum())
     z_size = len(neurons)
     n_corr = min(config.n_corr_dims, z_size)
-    stage("latent_corr", "latent_corr.npz", {"n_dims": n_corr}, ["latents", "neurons"],
-          lambda: st.latent_correlations(lat["mu"], neurons, n_corr))
+    stage(
+        "latent_corr",
+        "latent_corr.npz",
+        {"n_dims": n_corr},
+        ["latents", "neurons"],
+        lambda: st.latent_correlations(lat["mu"], neurons, n_corr),
+    )
     stage("feature_corr", "feature_corr.parquet", {}, ["features"], lambda: st.feature_correlations(feats))
     n_phik = min(z_size, max(config.n_phik_neurons, min(n_music, 128)))
-    phik = stage("phik", "phik.parquet", {"n_neurons": n_phik}, ["features", "latents", "neurons"],
-                 lambda: st.phik_table(feats, lat["mu"], neurons, n_phik))
-    roles = {r: report.neuron_role(phik, neurons, g) for r, g in (("pitch_neuron", "P"), ("rhythm_neuron", "R"))}
+    phik = stage(
+        "phik",
+        "phik.parquet",
+        {"n_neurons": n_phik},
+        ["features", "latents", "neurons"],
+        lambda: st.phik_table(feats, lat["mu"], neurons, n_phik),
+    )
+    roles = {
+        r: report.neuron_role(phik, neurons, g) for r, g in (("pitch_neuron", "P"), ("rhythm_neuron", "R"))
+    }
     requests = []
-    for target, source in (("rhythm_neuron", "rhythm_neuron"), ("rhythm_neuron", "pitch_neuron"),
-                           ("pitch_neuron", "pitch_neuron")):
+    for target, source in (
+        ("rhythm_neuron", "rhythm_neuron"),
+        ("rhythm_neuron", "pitch_neuron"),
+        ("pitch_neuron", "pitch_neuron"),
+    ):
         if roles[target] and roles[source]:
-            requests += [(roles[target]["rank"], roles[target]["dim"], f["feature"])
-                         for f in roles[source]["top_features"][:6]]
-    stage("loess", "loess.parquet", {"requests": requests}, ["features", "latents"],
-          lambda: st.loess_curves(feats, lat["mu"], requests))
-    stage("counts", "counts.parquet", {"threshold": config.activation_threshold},
-          ["latents", "neurons", *(["random_latents"] if mu_random is not None else [])],
-          lambda: st.counts_table(lat["mu"], table["window_id"].to_numpy(), mu_random, neurons,
-                                  config.activation_threshold))
-    stage("attributes", "attributes.parquet", {"method": "pearson"}, ["features", "latents", "neurons"],
-          lambda: st.attributes_table(feats, lat["mu"], neurons))
+            requests += [
+                (roles[target]["rank"], roles[target]["dim"], f["feature"])
+                for f in roles[source]["top_features"][:6]
+            ]
+    stage(
+        "loess",
+        "loess.parquet",
+        {"requests": requests},
+        ["features", "latents"],
+        lambda: st.loess_curves(feats, lat["mu"], requests),
+    )
+    stage(
+        "counts",
+        "counts.parquet",
+        {"threshold": config.activation_threshold},
+        ["latents", "neurons", *(["random_latents"] if mu_random is not None else [])],
+        lambda: st.counts_table(
+            lat["mu"], table["window_id"].to_numpy(), mu_random, neurons, config.activation_threshold
+        ),
+    )
+    stage(
+        "attributes",
+        "attributes.parquet",
+        {"method": "pearson"},
+        ["features", "latents", "neurons"],
+        lambda: st.attributes_table(feats, lat["mu"], neurons),
+    )
     if config.ablation_steps > 0:
         n_ab = max(1, min(n, config.ablation_steps // windows.shape[1]))
         ks = sorted({k for k in ABLATION_KS if k <= z_size} | {z_size, n_music})
-        stage("ablation", "ablation.parquet", {**run, "n_windows": n_ab, "ks": ks, "seed": seed},
-              ["windows", "latents", "neurons"],
-              lambda: st.ablation_table(model, windows, lat["mu"], neurons, ks=ks, n_windows=n_ab,
-                                        rng=stage_rng(seed, "ablation"), progress=prog, desc=f"{label}: ablation"))
+        stage(
+            "ablation",
+            "ablation.parquet",
+            {**run, "n_windows": n_ab, "ks": ks, "seed": seed},
+            ["windows", "latents", "neurons"],
+            lambda: st.ablation_table(
+                model,
+                windows,
+                lat["mu"],
+                neurons,
+                ks=ks,
+                n_windows=n_ab,
+                rng=stage_rng(seed, "ablation"),
+                progress=prog,
+                desc=f"{label}: ablation",
+            ),
+        )
 
     info = {
         "label": label,
@@ -249,22 +351,49 @@ def run_part(model: TrainedModel, bars: int, model_name: str, config: StudyConfi
         "n_random_requested": config.n_random if bars == 2 else 0,
         "sigma_threshold": float(neurons["sigma_threshold"].iloc[0]),
     }
-    tables = {name: data[name] for name in ("neurons", "phik", "counts", "attributes", "ablation", "features",
-                                            "random_features") if name in data}
+    tables = {
+        name: data[name]
+        for name in ("neurons", "phik", "counts", "attributes", "ablation", "features", "random_features")
+        if name in data
+    }
     summary = report.summarize_part(tables, info=info, threshold=config.activation_threshold)
-    plans = plan_part(label=label, data=data, keys=keys, summary=summary, n_corr_dims=n_corr,
-                      threshold=config.activation_threshold, summary_panel=bars != 2,
-                      rng=stage_rng(seed, "figures"))
+    plans = plan_part(
+        label=label,
+        data=data,
+        keys=keys,
+        summary=summary,
+        n_corr_dims=n_corr,
+        threshold=config.activation_threshold,
+        summary_panel=bars != 2,
+        rng=stage_rng(seed, "figures"),
+    )
     figures = render(plans, part / "figures", overwrite=ow)
-    table_files = {name: part / fn for name, fn in (
-        ("windows", "windows.parquet"), ("features", "features.parquet"), ("neurons", "neurons.parquet"),
-        ("random windows' features", "random_features.parquet"), ("phik", "phik.parquet"),
-        ("feature correlations", "feature_corr.parquet"), ("counts", "counts.parquet"),
-        ("attributes", "attributes.parquet"), ("ablation", "ablation.parquet"), ("LOESS curves", "loess.parquet"),
-    ) if (part / fn).exists()}
+    table_files = {
+        name: part / fn
+        for name, fn in (
+            ("windows", "windows.parquet"),
+            ("features", "features.parquet"),
+            ("neurons", "neurons.parquet"),
+            ("random windows' features", "random_features.parquet"),
+            ("phik", "phik.parquet"),
+            ("feature correlations", "feature_corr.parquet"),
+            ("counts", "counts.parquet"),
+            ("attributes", "attributes.parquet"),
+            ("ablation", "ablation.parquet"),
+            ("LOESS curves", "loess.parquet"),
+        )
+        if (part / fn).exists()
+    }
     preview = neurons.head(max(10, min(n_music, 40)))[
-        [c for c in ("rank", "dim", "mean_sigma", "mean_mu", "var_mu", "is_music", "ks_random") if c in neurons]]
-    return PartResult(key_name, label, summary, figures, table_files, {f"{key_name}/first neurons": preview}, notes)
+        [
+            c
+            for c in ("rank", "dim", "mean_sigma", "mean_mu", "var_mu", "is_music", "ks_random")
+            if c in neurons
+        ]
+    ]
+    return PartResult(
+        key_name, label, summary, figures, table_files, {f"{key_name}/first neurons": preview}, notes
+    )
 
 
 def _parts(config: StudyConfig) -> list[tuple[int, str | None]]:
@@ -323,8 +452,10 @@ def run_study(config: StudyConfig, out: str | Path) -> dict[str, Any]:
         metadata=metadata,
     )
     figures = {r.key: r.figures for r in results}
-    save_figure(report.preview_figure(summary, [(r.key, r.label) for r in results], figures),
-                out / "report" / "preview")
+    save_figure(
+        report.preview_figure(summary, [(r.key, r.label) for r in results], figures),
+        out / "report" / "preview",
+    )
     log.info("study finished in %.1f s: %s", time.perf_counter() - started, out / "report" / "index.html")
     return summary
 
@@ -344,8 +475,15 @@ def _command_line(config: StudyConfig, out: Path) -> str:
     """The `musicneurons study` command that reproduces this run."""
     default = StudyConfig()
     args = ["musicneurons", "study", "--out", str(out)]
-    for name, flag in (("model", "--model"), ("midi", "--midi"), ("n_random", "--n-random"), ("seed", "--seed"),
-                       ("device", "--device"), ("precision", "--precision"), ("max_windows", "--max-windows")):
+    for name, flag in (
+        ("model", "--model"),
+        ("midi", "--midi"),
+        ("n_random", "--n-random"),
+        ("seed", "--seed"),
+        ("device", "--device"),
+        ("precision", "--precision"),
+        ("max_windows", "--max-windows"),
+    ):
         value = getattr(config, name)
         if value != getattr(default, name):
             args += [flag, str(value)]

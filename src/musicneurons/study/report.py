@@ -36,8 +36,12 @@ from musicneurons.study.artifacts import atomic_write
 
 GROUP_NAMES = {"P": "pitch", "R": "rhythm", "M": "melody"}
 #: Descriptors whose medians the summary compares between real and random windows (name -> unit in words).
-RANDOM_DESCRIPTORS = {"pitch_range": "semitones of pitch range", "n_pitch_classes": "pitch classes",
-                      "scale_consistency": "scale consistency", "n_notes": "notes"}
+RANDOM_DESCRIPTORS = {
+    "pitch_range": "semitones of pitch range",
+    "n_pitch_classes": "pitch classes",
+    "scale_consistency": "scale consistency",
+    "n_notes": "notes",
+}
 TOP_SCORE = 3  # a neuron's score for a feature group: the mean of its TOP_SCORE largest φ_K in that group
 
 
@@ -80,7 +84,9 @@ def neuron_role(phik: pd.DataFrame, neurons: pd.DataFrame, group: str, *, top_fe
         "rank": rank,
         "dim": dim,
         "score": float(scores.max()),
-        "top_features": [{"feature": f, "phik": float(v)} for f, v in zip(rows["feature"], rows["phik"], strict=True)],
+        "top_features": [
+            {"feature": f, "phik": float(v)} for f, v in zip(rows["feature"], rows["phik"], strict=True)
+        ],
     }
 
 
@@ -114,11 +120,15 @@ def summarize_part(
         "n_noise": z_size - n_music,
         "n_active_units": int(neurons["is_active"].sum()),
         "n_music_and_active": int((neurons["is_music"] & neurons["is_active"]).sum()),
-        "max_mean_sigma_music": float(neurons.loc[neurons["is_music"], "mean_sigma"].max()) if n_music else None,
+        "max_mean_sigma_music": float(neurons.loc[neurons["is_music"], "mean_sigma"].max())
+        if n_music
+        else None,
         "min_mean_sigma_noise": float(neurons.loc[~neurons["is_music"], "mean_sigma"].min())
-        if n_music < z_size else None,
+        if n_music < z_size
+        else None,
         "max_abs_mean_mu_noise": float(neurons.loc[~neurons["is_music"], "mean_mu"].abs().max())
-        if n_music < z_size else None,
+        if n_music < z_size
+        else None,
     }
     phik = tables.get("phik")
     if phik is not None and len(phik):
@@ -139,21 +149,26 @@ def summarize_part(
     if "ks_random" in neurons and neurons["ks_random"].notna().any():
         first = neurons.head(4)
         out["random_vs_real"] = {
-            "ks_first_neurons": {f"neuron {int(r)}": float(v) for r, v in zip(first["rank"], first["ks_random"],
-                                                                              strict=True)},
+            "ks_first_neurons": {
+                f"neuron {int(r)}": float(v) for r, v in zip(first["rank"], first["ks_random"], strict=True)
+            },
             "median_ks_music": float(neurons.loc[neurons["is_music"], "ks_random"].median()),
             "median_ks_noise": float(neurons.loc[~neurons["is_music"], "ks_random"].median())
-            if n_music < z_size else None,
+            if n_music < z_size
+            else None,
         }
         for role in ("pitch_neuron", "rhythm_neuron"):
             if out.get(role):
                 rank = out[role]["rank"]
-                out["random_vs_real"][f"ks_{role}"] = float(neurons.loc[neurons["rank"] == rank, "ks_random"].iloc[0])
+                out["random_vs_real"][f"ks_{role}"] = float(
+                    neurons.loc[neurons["rank"] == rank, "ks_random"].iloc[0]
+                )
     feats, rfeats = tables.get("features"), tables.get("random_features")
     if feats is not None and rfeats is not None and len(rfeats):
         out.setdefault("random_vs_real", {})["descriptors"] = {
             name: {"median_real": float(feats[name].median()), "median_random": float(rfeats[name].median())}
-            for name in RANDOM_DESCRIPTORS if name in feats and name in rfeats
+            for name in RANDOM_DESCRIPTORS
+            if name in feats and name in rfeats
         }
     attributes = tables.get("attributes")
     if attributes is not None and len(attributes):
@@ -191,15 +206,21 @@ def _features_text(role: Mapping[str, Any], n: int = 3) -> str:
 def headline_sentences(part: Mapping[str, Any], label: str) -> list[str]:
     """The headline numbers of one part (from :func:`summarize_part`) as plain sentences."""
     n = part["neurons"]
-    text = (f"The {label} model uses {n['n_music']} of its {n['z_size']} latent dimensions as music neurons "
-            f"(mean σ up to {_num(n['max_mean_sigma_music'])})")
+    text = (
+        f"The {label} model uses {n['n_music']} of its {n['z_size']} latent dimensions as music neurons "
+        f"(mean σ up to {_num(n['max_mean_sigma_music'])})"
+    )
     if n["n_noise"]:
-        text += (f"; the other {n['n_noise']} are noise neurons (mean σ from {_num(n['min_mean_sigma_noise'])}, "
-                 f"|mean μ| at most {_num(n['max_abs_mean_mu_noise'])})")
+        text += (
+            f"; the other {n['n_noise']} are noise neurons (mean σ from {_num(n['min_mean_sigma_noise'])}, "
+            f"|mean μ| at most {_num(n['max_abs_mean_mu_noise'])})"
+        )
     else:
         text += "; it has no noise neurons at this threshold"
-    text += (f". By the active-unit rule (Var μ > 0.01) {n['n_active_units']} dimensions are active, "
-             f"{n['n_music_and_active']} of them music neurons.")
+    text += (
+        f". By the active-unit rule (Var μ > 0.01) {n['n_active_units']} dimensions are active, "
+        f"{n['n_music_and_active']} of them music neurons."
+    )
     s = [text]
     for role, word in (("pitch_neuron", "pitch"), ("rhythm_neuron", "rhythm")):
         r = part.get(role)
@@ -208,15 +229,19 @@ def headline_sentences(part: Mapping[str, Any], label: str) -> list[str]:
                 f"Neuron {r['rank']} (latent dimension {r['dim']}) tracks {word} most closely: its strongest "
                 f"{word} features are {_features_text(r)}."
             )
-    if part.get("pitch_neuron") and part.get("rhythm_neuron") and \
-            part["pitch_neuron"]["rank"] == part["rhythm_neuron"]["rank"]:
+    if (
+        part.get("pitch_neuron")
+        and part.get("rhythm_neuron")
+        and part["pitch_neuron"]["rank"] == part["rhythm_neuron"]["rank"]
+    ):
         s.append("The same neuron leads for pitch and for rhythm: this model has not separated the two.")
     if "melody_candidates" in part:
         cands = part["melody_candidates"]
         s.append(
             "Melody-neuron candidates (music neurons that correlate more with melody than with pitch or rhythm "
-            f"features): {', '.join(map(str, cands))}." if cands else
-            "No music neuron correlates more with melody features than with pitch or rhythm features."
+            f"features): {', '.join(map(str, cands))}."
+            if cands
+            else "No music neuron correlates more with melody features than with pitch or rhythm features."
         )
     rv = part.get("random_vs_real")
     act = part.get("activation", {})
@@ -224,7 +249,9 @@ def headline_sentences(part: Mapping[str, Any], label: str) -> list[str]:
         real, rand = act["real"], act["random"]
         words = []
         if "ks_pitch_neuron" in rv:
-            words.append(f"the pitch neuron's μ distribution differs by a KS distance of {rv['ks_pitch_neuron']:.2f}")
+            words.append(
+                f"the pitch neuron's μ distribution differs by a KS distance of {rv['ks_pitch_neuron']:.2f}"
+            )
         if "ks_rhythm_neuron" in rv:
             words.append(f"the rhythm neuron's by {rv['ks_rhythm_neuron']:.2f}")
         s.append(
@@ -238,9 +265,14 @@ def headline_sentences(part: Mapping[str, Any], label: str) -> list[str]:
         )
     desc = (rv or {}).get("descriptors")
     if desc:
-        s.append("Typical random sequence vs typical real window (medians): " + "; ".join(
-            f"{d['median_random']:.3g} vs {d['median_real']:.3g} {RANDOM_DESCRIPTORS[name]}"
-            for name, d in desc.items()) + ".")
+        s.append(
+            "Typical random sequence vs typical real window (medians): "
+            + "; ".join(
+                f"{d['median_random']:.3g} vs {d['median_real']:.3g} {RANDOM_DESCRIPTORS[name]}"
+                for name, d in desc.items()
+            )
+            + "."
+        )
     at = part.get("attributes")
     if at:
         s.append(
@@ -251,9 +283,11 @@ def headline_sentences(part: Mapping[str, Any], label: str) -> list[str]:
         )
     ab = part.get("ablation")
     if ab:
-        text = (f"Ablation: keeping only the music neurons' μ (k = {ab['k_music_dims']}) and zeroing the rest "
-                f"gives a teacher-forced reconstruction accuracy of {_num(ab['accuracy_music_dims'], 3)}, against "
-                f"{ab['accuracy_all_dims']:.3f} with all dimensions and {ab['accuracy_no_dims']:.3f} with none")
+        text = (
+            f"Ablation: keeping only the music neurons' μ (k = {ab['k_music_dims']}) and zeroing the rest "
+            f"gives a teacher-forced reconstruction accuracy of {_num(ab['accuracy_music_dims'], 3)}, against "
+            f"{ab['accuracy_all_dims']:.3f} with all dimensions and {ab['accuracy_no_dims']:.3f} with none"
+        )
         if ab.get("k_for_99pct_of_gain") is not None and ab["accuracy_all_dims"] > ab["accuracy_no_dims"]:
             text += f"; {ab['k_for_99pct_of_gain']} dimensions recover 99% of the gain"
         s.append(text + ".")
@@ -265,8 +299,10 @@ def part_description(part: Mapping[str, Any]) -> str:
     cfg = part.get("model_config", {})
     arch = ""
     if cfg:
-        arch = (f" (z = {cfg['z_size']}, encoder {'+'.join(map(str, cfg['enc_rnn_size']))}, decoder "
-                f"{'+'.join(map(str, cfg['dec_rnn_size']))}{', hierarchical' if cfg.get('level_lengths') else ''})")
+        arch = (
+            f" (z = {cfg['z_size']}, encoder {'+'.join(map(str, cfg['enc_rnn_size']))}, decoder "
+            f"{'+'.join(map(str, cfg['dec_rnn_size']))}{', hierarchical' if cfg.get('level_lengths') else ''})"
+        )
     text = f"Model {part.get('model', '?')}{arch} on {part.get('corpus', 'its corpus')}"
     if "n_windows" in part:
         text += f"; {part['n_windows']:,} windows studied"
@@ -303,8 +339,9 @@ def _img_tag(png: Path, alt: str) -> str:
 
 
 def _table_html(df: pd.DataFrame, digits: int = 4) -> str:
-    return df.to_html(index=False, float_format=lambda v: f"{v:.{digits}g}", border=0, na_rep="–",
-                      escape=True)
+    return df.to_html(
+        index=False, float_format=lambda v: f"{v:.{digits}g}", border=0, na_rep="–", escape=True
+    )
 
 
 def write_report(
@@ -337,14 +374,21 @@ def write_report(
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>",
         f"<h1>{html.escape(title)}</h1>",
-        ("<p>A reproduction of <em>Exploring how a Generative AI interprets music</em> (Barenboim, Del Debbio, "
-        "Hirn, Sanz) with <code>musicneurons study</code>. Latent dimensions are ordered by their mean "
-        "posterior σ over the corpus; “neuron k” is the k-th most specific dimension.</p>"),
+        (
+            "<p>A reproduction of <em>Exploring how a Generative AI interprets music</em> (Barenboim, Del Debbio, "
+            "Hirn, Sanz) with <code>musicneurons study</code>. Latent dimensions are ordered by their mean "
+            "posterior σ over the corpus; “neuron k” is the k-th most specific dimension.</p>"
+        ),
     ]
-    toc = " · ".join(['<a href="#headline">Headline numbers</a>',
-                      *(f'<a href="#{key}">{html.escape(label)} model</a>' for key, label in parts),
-                      '<a href="#metadata">Run metadata</a>', '<a href="../summary.json">summary.json</a>',
-                      '<a href="../run.json">run.json</a>'])
+    toc = " · ".join(
+        [
+            '<a href="#headline">Headline numbers</a>',
+            *(f'<a href="#{key}">{html.escape(label)} model</a>' for key, label in parts),
+            '<a href="#metadata">Run metadata</a>',
+            '<a href="../summary.json">summary.json</a>',
+            '<a href="../run.json">run.json</a>',
+        ]
+    )
     out.append(f"<nav>{toc}</nav>")
     out += [f'<p class="note">{html.escape(n)}</p>' for n in notes]
     out.append('<h2 id="headline">Headline numbers</h2><ul class="headline">')
@@ -367,12 +411,16 @@ def write_report(
             if name.split("/", 1)[0] == key:
                 out.append(f"<h3>{html.escape(name.split('/', 1)[1])}</h3>{_table_html(frame)}")
         if tables.get(key):
-            links = ", ".join(f'<a href="{_rel(p, base)}">{html.escape(n)}</a>' for n, p in tables[key].items())
+            links = ", ".join(
+                f'<a href="{_rel(p, base)}">{html.escape(n)}</a>' for n, p in tables[key].items()
+            )
             out.append(f"<p>Tables (Parquet; open with pandas or DuckDB): {links}.</p>")
     out.append('<h2 id="metadata">Run metadata</h2><div class="meta">')
     out += _metadata_html(metadata)
     out.append("</div>")
-    out.append('<p>All numbers above are also in <a href="../summary.json">summary.json</a>.</p></body></html>')
+    out.append(
+        '<p>All numbers above are also in <a href="../summary.json">summary.json</a>.</p></body></html>'
+    )
     text = "\n".join(out) + "\n"
     atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     return path
@@ -382,15 +430,23 @@ def _metadata_html(metadata: Mapping[str, Any]) -> list[str]:
     """The command, stage timings and versions as small tables, then everything as JSON."""
     out = []
     if "command" in metadata:
-        out.append(f"<p>Reproduce with <code>{html.escape(str(metadata['command']))}</code>"
-                   + (f" ({metadata['seconds_this_run']:.0f} s this run)" if "seconds_this_run" in metadata else "")
-                   + ". Each stage draws its random numbers from its own generator, seeded by the study seed and "
-                   "the stage name.</p>")
+        out.append(
+            f"<p>Reproduce with <code>{html.escape(str(metadata['command']))}</code>"
+            + (f" ({metadata['seconds_this_run']:.0f} s this run)" if "seconds_this_run" in metadata else "")
+            + ". Each stage draws its random numbers from its own generator, seeded by the study seed and "
+            "the stage name.</p>"
+        )
     stages = metadata.get("stages")
     if stages:
-        frame = pd.DataFrame([{"stage": k, "seconds": v.get("seconds"), "computed at": v.get("created")}
-                              for k, v in stages.items()])
-        out.append("<h3>Stages (time when computed; reused stages keep their first time)</h3>" + _table_html(frame))
+        frame = pd.DataFrame(
+            [
+                {"stage": k, "seconds": v.get("seconds"), "computed at": v.get("created")}
+                for k, v in stages.items()
+            ]
+        )
+        out.append(
+            "<h3>Stages (time when computed; reused stages keep their first time)</h3>" + _table_html(frame)
+        )
     if metadata.get("versions"):
         frame = pd.DataFrame([{"package": k, "version": v} for k, v in metadata["versions"].items()])
         out.append("<h3>Versions</h3>" + _table_html(frame))
@@ -402,8 +458,14 @@ def _rel(target: Path, base: Path) -> str:
     return html.escape(Path(os.path.relpath(target, base)).as_posix())
 
 
-PREVIEW_FIGURES = ("fig04_sigma_mu_boxplots", "fig07_phik_features_neurons", "fig10_neuron_histograms_real_random",
-                   "fig11_activation_counts", "fig12_summary", "ablation_kept_dims")
+PREVIEW_FIGURES = (
+    "fig04_sigma_mu_boxplots",
+    "fig07_phik_features_neurons",
+    "fig10_neuron_histograms_real_random",
+    "fig11_activation_counts",
+    "fig12_summary",
+    "ablation_kept_dims",
+)
 
 
 def preview_figure(
@@ -414,10 +476,19 @@ def preview_figure(
 
     from matplotlib.image import imread
 
-    sentences = [s for key, label in parts if key in summary.get("parts", {})
-                 for s in headline_sentences(summary["parts"][key], label)][:6]
-    chosen = [(label, e) for key, label in parts for name in PREVIEW_FIGURES for e in figures.get(key, [])
-              if e.name == name][:4]
+    sentences = [
+        s
+        for key, label in parts
+        if key in summary.get("parts", {})
+        for s in headline_sentences(summary["parts"][key], label)
+    ][:6]
+    chosen = [
+        (label, e)
+        for key, label in parts
+        for name in PREVIEW_FIGURES
+        for e in figures.get(key, [])
+        if e.name == name
+    ][:4]
     fig = Figure(figsize=(12, 11), layout="constrained")
     grid = fig.add_gridspec(3, 2, height_ratios=[0.75, 1, 1])
     text_ax = fig.add_subplot(grid[0, :])
@@ -425,8 +496,7 @@ def preview_figure(
     lines = ["musicneurons study — report/index.html", ""]
     for s in sentences:
         lines += textwrap.wrap(s, 135) + [""]
-    text_ax.text(0, 1, "\n".join(lines), va="top", ha="left", fontsize=9,
-                 transform=text_ax.transAxes)
+    text_ax.text(0, 1, "\n".join(lines), va="top", ha="left", fontsize=9, transform=text_ax.transAxes)
     for i, (label, entry) in enumerate(chosen):
         ax = fig.add_subplot(grid[1 + i // 2, i % 2])
         ax.imshow(imread(entry.png))

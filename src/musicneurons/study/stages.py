@@ -109,7 +109,12 @@ def window_array(table: pd.DataFrame) -> np.ndarray:
 
 
 def encode_latents(
-    model: TrainedModel, windows: np.ndarray, *, rng: np.random.Generator, progress: bool = True, desc: str = ""
+    model: TrainedModel,
+    windows: np.ndarray,
+    *,
+    rng: np.random.Generator,
+    progress: bool = True,
+    desc: str = "",
 ) -> dict[str, np.ndarray]:
     """Posterior ``mu`` and ``sigma`` (float32, (n, z_size)) of every window, in chunks with a progress bar."""
     from tqdm.auto import tqdm
@@ -142,7 +147,9 @@ def random_windows(n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
     return {"windows": windows, "qpm": qpm}
 
 
-def example_encoding(model: TrainedModel, window: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
+def example_encoding(
+    model: TrainedModel, window: np.ndarray, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
     """One melody through the model (Figs. 2-3): its mu, sigma, a posterior sample z, and argmax decodes.
 
     ``decoded_mu`` decodes the posterior mean, ``decoded_z`` the sample, both greedily (temperature 0), so
@@ -151,8 +158,14 @@ def example_encoding(model: TrainedModel, window: np.ndarray, rng: np.random.Gen
     z, mu, sigma = model.encode(window[None], rng=rng)
     decoded_mu = model.decode(mu, temperature=0.0, rng=rng)
     decoded_z = model.decode(z, temperature=0.0, rng=rng)
-    return {"window": window, "mu": mu[0], "sigma": sigma[0], "z": z[0], "decoded_mu": decoded_mu[0],
-            "decoded_z": decoded_z[0]}
+    return {
+        "window": window,
+        "mu": mu[0],
+        "sigma": sigma[0],
+        "z": z[0],
+        "decoded_mu": decoded_mu[0],
+        "decoded_z": decoded_z[0],
+    }
 
 
 # --------------------------------------------------------------------------- analysis stages
@@ -166,16 +179,18 @@ def neurons_table(
     split = neurons.split_music_noise(sigma, **kwargs)
     order = split.order
     active = neurons.active_units(mu)
-    table = pd.DataFrame({
-        "rank": np.arange(1, len(order) + 1),
-        "dim": order,
-        "mean_sigma": split.mean_sigma[order],
-        "mean_mu": mu.mean(axis=0, dtype=np.float64)[order],
-        "var_mu": mu.var(axis=0, dtype=np.float64)[order],
-        "is_music": split.is_music[order],
-        "is_active": active[order],
-        "sigma_threshold": split.threshold,
-    })
+    table = pd.DataFrame(
+        {
+            "rank": np.arange(1, len(order) + 1),
+            "dim": order,
+            "mean_sigma": split.mean_sigma[order],
+            "mean_mu": mu.mean(axis=0, dtype=np.float64)[order],
+            "var_mu": mu.var(axis=0, dtype=np.float64)[order],
+            "is_music": split.is_music[order],
+            "is_active": active[order],
+            "sigma_threshold": split.threshold,
+        }
+    )
     if mu_random is not None and len(mu_random):
         ks, p = neurons.ks_per_neuron(mu, mu_random)
         table["ks_random"] = ks[order]
@@ -223,13 +238,15 @@ def phik_table(features: pd.DataFrame, mu: np.ndarray, neurons: pd.DataFrame, n_
     cols = [c for c in features.columns if c != "window_id"]
     dims = ordered_dims(neurons)[:n_neurons]
     values = phik_cross(features[cols].to_numpy(dtype=np.float64), mu[:, dims])
-    return pd.DataFrame({
-        "feature": np.repeat(cols, len(dims)),
-        "group": np.repeat([feature_group(c) for c in cols], len(dims)),
-        "rank": np.tile(np.arange(1, len(dims) + 1), len(cols)),
-        "dim": np.tile(dims, len(cols)),
-        "phik": values.ravel(),
-    })
+    return pd.DataFrame(
+        {
+            "feature": np.repeat(cols, len(dims)),
+            "group": np.repeat([feature_group(c) for c in cols], len(dims)),
+            "rank": np.tile(np.arange(1, len(dims) + 1), len(cols)),
+            "dim": np.tile(dims, len(cols)),
+            "phik": values.ravel(),
+        }
+    )
 
 
 def loess_curves(
@@ -248,7 +265,11 @@ def loess_curves(
 
 
 def counts_table(
-    mu: np.ndarray, window_id: np.ndarray, mu_random: np.ndarray | None, neurons: pd.DataFrame, threshold: float
+    mu: np.ndarray,
+    window_id: np.ndarray,
+    mu_random: np.ndarray | None,
+    neurons: pd.DataFrame,
+    threshold: float,
 ) -> pd.DataFrame:
     """Per window, how many music and noise neurons have |mu| > ``threshold`` (Fig. 11), real and random."""
     from musicneurons.analysis.neurons import activation_counts
@@ -260,8 +281,16 @@ def counts_table(
         if m is None or not len(m):
             continue
         music, noise = activation_counts(m, is_music, threshold=threshold)
-        frames.append(pd.DataFrame({"kind": kind, "window_id": np.arange(len(m)) if ids is None else ids,
-                                    "n_music_active": music, "n_noise_active": noise}))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "kind": kind,
+                    "window_id": np.arange(len(m)) if ids is None else ids,
+                    "n_music_active": music,
+                    "n_noise_active": noise,
+                }
+            )
+        )
     return pd.concat(frames, ignore_index=True)
 
 
@@ -280,8 +309,9 @@ def attributes_table(features: pd.DataFrame, mu: np.ndarray, neurons: pd.DataFra
     if len(music) == 0:
         music = ordered_dims(neurons)[:1]
     with np.errstate(invalid="ignore", divide="ignore"):
-        table = compare_attribute_vectors(mu, features[cols].to_numpy(dtype=np.float64), dims=music,
-                                          method="pearson", names=cols)
+        table = compare_attribute_vectors(
+            mu, features[cols].to_numpy(dtype=np.float64), dims=music, method="pearson", names=cols
+        )
     rank_of = dict(zip(neurons["dim"], neurons["rank"], strict=True))
     table.insert(1, "group", [feature_group(c) for c in cols])
     table["best_neuron_rank"] = [rank_of.get(int(d), -1) for d in table["best_neuron"]]
@@ -307,8 +337,10 @@ def ablation_table(
 
     pick = np.sort(rng.choice(len(windows), size=min(n_windows, len(windows)), replace=False))
     order = ordered_dims(neurons)
-    rows = [ablation_curve(model, windows[pick], order, ks=[k], mu=mu[pick])
-            for k in tqdm(ks, desc=desc or "ablation", unit="k", disable=not progress, leave=False)]
+    rows = [
+        ablation_curve(model, windows[pick], order, ks=[k], mu=mu[pick])
+        for k in tqdm(ks, desc=desc or "ablation", unit="k", disable=not progress, leave=False)
+    ]
     table = pd.concat(rows, ignore_index=True)
     table["n_windows"] = len(pick)
     return table

@@ -46,7 +46,9 @@ log = logging.getLogger(__name__)
 
 LN2 = math.log(2.0)
 TRANSPOSE_RANGE = 5  # Magenta's NoteSequenceAugmenter(transpose_range=(-5, 5))
-CLIP_TO_ZERO_NORM = 1.0e10  # the norm Magenta substitutes once the gradient norm reaches grad_norm_clip_to_zero
+CLIP_TO_ZERO_NORM = (
+    1.0e10  # the norm Magenta substitutes once the gradient norm reaches grad_norm_clip_to_zero
+)
 
 
 # --------------------------------------------------------------------------- configuration
@@ -132,14 +134,22 @@ TRAIN_PRESETS: dict[str, tuple[MusicVAEConfig, TrainConfig]] = {
     # CPU-sized models shipped as the embedded defaults (docs/training.md explains each choice)
     "default-2bar": (
         MusicVAEConfig(z_size=512, enc_rnn_size=(128,), dec_rnn_size=(128, 128), max_seq_len=32),
-        TrainConfig(free_bits=0.0, max_beta=0.15, beta_rate=0.998, batch_size=128, eval_every=250, n_eval=512),
+        TrainConfig(
+            free_bits=0.0, max_beta=0.15, beta_rate=0.998, batch_size=128, eval_every=250, n_eval=512
+        ),
     ),
     "default-16bar": (
         MusicVAEConfig(
             z_size=512, enc_rnn_size=(128,), dec_rnn_size=(128, 128), max_seq_len=256, level_lengths=(16, 16)
         ),
         TrainConfig(
-            free_bits=0.0, max_beta=0.1, beta_rate=0.998, learning_rate=2e-3, batch_size=16, eval_every=200, n_eval=128
+            free_bits=0.0,
+            max_beta=0.1,
+            beta_rate=0.998,
+            learning_rate=2e-3,
+            batch_size=16,
+            eval_every=200,
+            n_eval=128,
         ),
     ),
 }
@@ -178,7 +188,9 @@ def kl_divergence(mu: Tensor, sigma: Tensor) -> Tensor:
     return (-torch.log(sigma) + 0.5 * (sigma**2 + mu**2) - 0.5).sum(dim=-1)
 
 
-def loss_terms(logits: Tensor, targets: Tensor, mu: Tensor, sigma: Tensor, step: int, cfg: TrainConfig) -> dict:
+def loss_terms(
+    logits: Tensor, targets: Tensor, mu: Tensor, sigma: Tensor, step: int, cfg: TrainConfig
+) -> dict:
     """Magenta's loss and its logged terms, as a dict of scalar tensors.
 
     Parameters
@@ -223,7 +235,9 @@ class TFAdam(torch.optim.Optimizer):
     epsilon is larger by 1 / sqrt(1 - b2^t) early in training; otherwise the two are identical.
     """
 
-    def __init__(self, params: Any, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
+    def __init__(
+        self, params: Any, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8
+    ):
         super().__init__(params, {"lr": lr, "betas": betas, "eps": eps})
 
     @torch.no_grad()
@@ -265,7 +279,9 @@ def clip_gradients(params: list[Tensor], cfg: TrainConfig) -> float:
 # --------------------------------------------------------------------------- data
 
 
-def transpose_windows(windows: np.ndarray, rng: np.random.Generator, max_shift: int = TRANSPOSE_RANGE) -> np.ndarray:
+def transpose_windows(
+    windows: np.ndarray, rng: np.random.Generator, max_shift: int = TRANSPOSE_RANGE
+) -> np.ndarray:
     """Shift every window's pitches by one random integer in [-max_shift, max_shift] semitones.
 
     Only shifts that keep all of a window's notes inside 21..108 are drawn (uniformly among those), so no note
@@ -420,7 +436,6 @@ def warm_start(model: MusicVAE, model_dir: str | os.PathLike) -> list[str]:
     return loaded
 
 
-
 def train(
     train_windows: np.ndarray,
     valid_windows: np.ndarray,
@@ -461,9 +476,15 @@ def train(
         step, elapsed = _load_checkpoint(out, model, opt)
         log.info("resumed from step %d (%.1f min trained)", step, elapsed / 60)
     eval_rng = np.random.default_rng([cfg.seed, 11])
-    eval_set = valid_windows[eval_rng.permutation(len(valid_windows))[: cfg.n_eval]] if len(valid_windows) else None
-    meta = {"train_config": cfg.to_dict(), "n_train_windows": len(train_windows),
-            "n_valid_windows": len(valid_windows), **(metadata or {})}
+    eval_set = (
+        valid_windows[eval_rng.permutation(len(valid_windows))[: cfg.n_eval]] if len(valid_windows) else None
+    )
+    meta = {
+        "train_config": cfg.to_dict(),
+        "n_train_windows": len(train_windows),
+        "n_valid_windows": len(valid_windows),
+        **(metadata or {}),
+    }
     (out / "train_config.json").write_text(json.dumps({"model": model_config.to_dict(), **meta}, indent=1))
     params = list(model.parameters())
     model.train()
@@ -501,17 +522,31 @@ def train(
             step += 1
             bar.update(1)
             record = {k: round(float(v.detach()), 5) for k, v in terms.items()}
-            record.update(step=step, lr=learning_rate(step - 1, cfg), sampling_probability=p_sample,
-                          grad_norm=round(grad_norm, 4), minutes=round((time.perf_counter() - session_start) / 60, 3))
+            record.update(
+                step=step,
+                lr=learning_rate(step - 1, cfg),
+                sampling_probability=p_sample,
+                grad_norm=round(grad_norm, 4),
+                minutes=round((time.perf_counter() - session_start) / 60, 3),
+            )
             if eval_set is not None and cfg.eval_every and step % cfg.eval_every == 0:
                 record.update(evaluate(model, eval_set, cfg))
-                log.info("step %d: val acc %.3f free %.3f, dims sigma<0.9: %d", step, record["val_accuracy"],
-                         record["val_free_accuracy"], record["n_sigma_below_0_9"])
+                log.info(
+                    "step %d: val acc %.3f free %.3f, dims sigma<0.9: %d",
+                    step,
+                    record["val_accuracy"],
+                    record["val_free_accuracy"],
+                    record["n_sigma_below_0_9"],
+                )
             logf.write(json.dumps(record) + "\n")
             logf.flush()
             # refresh=False: the bar redraws at most every mininterval (a log file gets no line per step)
-            bar.set_postfix(loss=f"{record['loss']:.1f}", acc=f"{record['accuracy']:.3f}",
-                            kl_bits=f"{record['kl_bits']:.1f}", refresh=False)
+            bar.set_postfix(
+                loss=f"{record['loss']:.1f}",
+                acc=f"{record['accuracy']:.3f}",
+                kl_bits=f"{record['kl_bits']:.1f}",
+                refresh=False,
+            )
             if time.perf_counter() - last_ckpt >= cfg.checkpoint_every_s:
                 _save_checkpoint(out, model, opt, step, time.perf_counter() - session_start, meta)
                 last_ckpt = time.perf_counter()
@@ -570,5 +605,15 @@ def train_from_parquet(
         train_w, valid_w = windows[~is_valid], windows[is_valid]
     configure_cpu_numerics()
     meta = {"preset": preset, "windows": str(windows_path), "valid": str(valid_path) if valid_path else None}
-    return train(train_w, valid_w, model_config, cfg, out, device=resolve_device(device), resume=resume,
-                 progress=progress, metadata=meta, init_from=init_from)
+    return train(
+        train_w,
+        valid_w,
+        model_config,
+        cfg,
+        out,
+        device=resolve_device(device),
+        resume=resume,
+        progress=progress,
+        metadata=meta,
+        init_from=init_from,
+    )
