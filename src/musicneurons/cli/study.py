@@ -1,0 +1,98 @@
+"""``musicneurons study``: the paper end to end (latents, features, analyses, figures, HTML report)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "study",
+        help="the paper end to end: latents, features, analyses, figures, HTML report",
+        description="Reproduce the paper on a model and a corpus: encode the windows, order the latent "
+        "dimensions by mean sigma, split music and noise neurons, correlate them with jSymbolic features "
+        "(phi_K, LOESS), compare with random note sequences and attribute vectors, run the ablation, draw "
+        "every figure and write OUT/report/index.html and OUT/summary.json. With no arguments: the embedded "
+        "2-bar and 16-bar models on the embedded corpus. Every stage is saved; a rerun skips finished stages.",
+    )
+    p.add_argument(
+        "--model",
+        default=None,
+        help="default-2bar | default-16bar | a model folder (config.json) | a Magenta checkpoint "
+        "(.tar, folder or prefix); default: the embedded model for each --bars",
+    )
+    p.add_argument(
+        "--midi", default=None, help="folder of MIDI files to study instead of the embedded corpus"
+    )
+    p.add_argument(
+        "--bars",
+        type=int,
+        nargs="+",
+        choices=(2, 16),
+        default=None,
+        help="window length(s) in bars (default: 2 and 16, or the --model's own)",
+    )
+    p.add_argument(
+        "--n-random",
+        type=int,
+        default=50_000,
+        help="random note sequences to compare with (2-bar only; at most one per real window; default 50000)",
+    )
+    p.add_argument(
+        "--max-windows", type=int, default=None, help="study at most this many real windows per model"
+    )
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default auto)")
+    p.add_argument(
+        "--precision", choices=("fp32", "bf16"), default="fp32", help="model precision (default fp32)"
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0)")
+    p.add_argument("--out", default="study-out", help="output folder (default study-out)")
+    p.add_argument(
+        "--overwrite", action="store_true", help="recompute every stage even if its result is saved"
+    )
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import os
+    from pathlib import Path
+
+    # torch's OpenMP threads spin while waiting by default: up to 15x slower when another process shares the
+    # cores (docs/study.md). Must be set before torch is imported.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    from musicneurons.study.pipeline import StudyConfig, StudyError, run_study
+
+    bars = tuple(sorted(set(args.bars))) if args.bars else (() if args.model else (2, 16))
+    config = StudyConfig(
+        model=args.model,
+        midi=args.midi,
+        bars=bars,
+        n_random=args.n_random,
+        seed=args.seed,
+        device=args.device,
+        precision=args.precision,
+        max_windows=args.max_windows,
+        overwrite=args.overwrite,
+        progress=not args.no_progress,
+    )
+    try:
+        summary = run_study(config, args.out)
+    except (FileNotFoundError, NotADirectoryError, StudyError) as exc:
+        print(f"musicneurons study: {exc}", file=sys.stderr)
+        return 2
+    for note in summary["notes"]:
+        print(f"note: {note}")
+    for part in summary["parts"].values():
+        n = part["neurons"]
+        line = (
+            f"{part['label']}: {n['n_music']} music neurons of {n['z_size']} ({part['n_windows']:,} windows)"
+        )
+        for role, word in (("pitch_neuron", "pitch"), ("rhythm_neuron", "rhythm")):
+            if part.get(role):
+                line += f"; {word}: neuron {part[role]['rank']}"
+        print(line)
+    print(f"report: {Path(args.out) / 'report' / 'index.html'}")
+    print(f"summary: {Path(args.out) / 'summary.json'}")
+    return 0
