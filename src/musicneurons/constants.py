@@ -15,7 +15,13 @@ NUM_CLASSES = MAX_PITCH - MIN_PITCH + 1 + FIRST_PITCH_CLASS  # 90
 
 STEPS_PER_QUARTER = 4  # 16th-note grid
 STEPS_PER_BAR = 16  # Magenta keeps only pieces with 16 steps per bar
-DEFAULT_QPM = 120.0
+DEFAULT_QPM = 120.0  # note_seq's implicit tempo when a file sets none; 0.125 s per 16th-note step
 DEFAULT_VELOCITY = 80
 
 MEL_PROGRAMS = tuple(range(32))  # Magenta's MEL_PROGRAMS: piano, chromatic percussion, organ, guitar
+
+# Thresholds on the latent statistics, named once (docs/analyses.md explains each choice).
+MUSIC_SIGMA_THRESHOLD = 0.95  # the study's split: a dim is a "music neuron" when its mean sigma is below this
+SHARP_SIGMA_THRESHOLD = 0.9  # a stricter count of clearly used dims, logged by training and in model cards
+SILENT_SIGMA = 0.98  # a noise dim is "silent" (at the prior) when its mean sigma is at least this
+EXCITED_MU = 0.1  # the paper's Fig. 11: a neuron is "excited" by a melody when |mu_j| > 0.1

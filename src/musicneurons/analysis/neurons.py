@@ -18,11 +18,13 @@ import logging
 import numpy as np
 from scipy import stats
 
+from musicneurons.constants import EXCITED_MU, MUSIC_SIGMA_THRESHOLD
+
 log = logging.getLogger(__name__)
 
-DEFAULT_SIGMA_THRESHOLD = 0.95  # music neuron: mean posterior sigma below this (docs/analyses.md explains)
+DEFAULT_SIGMA_THRESHOLD = MUSIC_SIGMA_THRESHOLD  # music neuron: mean posterior sigma below this
 DEFAULT_ACTIVE_VARIANCE = 0.01  # Burda et al. (2016): active unit when Var over data of mu_j exceeds this
-DEFAULT_ACTIVATION = 0.1  # the paper's Fig. 11: a neuron is "excited" by a melody when |mu_j| > 0.1
+DEFAULT_ACTIVATION = EXCITED_MU  # the paper's Fig. 11: "excited" when |mu_j| > 0.1
 
 
 def _latents(a: object, name: str) -> np.ndarray:
