@@ -34,7 +34,7 @@ JSYMBOLIC_IDS = list(FEATURES)  # P1 ... M19
 
 # ----------------------------------------------------------------------------- reference helpers
 def window_from_notes(notes: list[tuple[int, int, int]], n_steps: int) -> np.ndarray:
-    """Class indices for non-overlapping (pitch, start, end) notes: onset class, NOTE_OFF where a gap starts."""
+    """Class indices for non-overlapping (pitch, start, end) notes: onset class, NOTE_OFF at each gap."""
     window = np.zeros(n_steps, dtype=np.int8)
     for pitch, start, _ in notes:
         window[start] = pitch - 19
@@ -60,7 +60,7 @@ def notes_from_window(window: np.ndarray) -> list[tuple[int, int, int]]:
 
 
 def music21_features(notes: list[tuple[int, int, int]], qpm: float) -> dict[str, float]:
-    """music21's values for the 50 features, built exactly as the fixture generator describes (NaN = raised)."""
+    """music21's values for the 50 features, built as the fixture generator describes (NaN = raised)."""
     from music21 import features, meter, note, stream, tempo
     from music21.features import jSymbolic
 

@@ -14,7 +14,8 @@ interval variables with 10 uniform bins:
 2. the ``bins x bins`` contingency table of every pair is built in one matrix product of one-hot codes;
 3. empty rows and columns are dropped; the Pearson chi2 (Yates-corrected for 2 x 2 tables, as
    ``scipy.stats.chi2_contingency``) is turned into phi_K with phik's noise pedestal (r - 1)(c - 1) by
-   :func:`musicneurons.analysis.phik_curve.phik_from_chi2`, which replays phik's root finder on all pairs at once.
+   :func:`musicneurons.analysis.phik_curve.phik_from_chi2`, which replays phik's root finder on all pairs at
+   once.
 
 A table with fewer than two non-empty rows or columns gives NaN, as in ``phik``.
 """
@@ -217,7 +218,9 @@ def _blocks(k: int, m: int, bins: int) -> list[slice]:
 
 
 def phik_cross(x: object, y: object | None = None, *, bins: int = DEFAULT_BINS) -> np.ndarray:
-    """phi_K between every column of ``x`` and every column of ``y`` (a cross block; ``y=None``: ``x`` vs ``x``).
+    """phi_K between every column of ``x`` and every column of ``y``.
+
+    A cross block; with ``y=None``, ``x`` against itself.
 
     Equals ``phik.phik_from_array(x[:, i], y[:, j], num_vars=["x", "y"], bins=bins)`` for every pair (to
     ~1e-8), and the corresponding ``phik.phik_matrix(..., interval_cols=all)`` entries; see the module

@@ -1,4 +1,6 @@
-"""MIDI files to melody windows: the MIDI reader, Magenta-exact extraction, encodings, corpus tables, random melodies.
+"""MIDI files to melody windows: the MIDI reader, Magenta-exact extraction, encodings, corpus tables, random
+melodies.
 
-Lowest data layer: imports only the top-level leaves (``constants``, ``atomic_files``). No torch, no matplotlib.
+Lowest data layer: imports only the top-level leaves (``constants``, ``atomic_files``). No torch, no
+matplotlib.
 """

@@ -537,7 +537,7 @@ def count_nan_reasons(features: pd.DataFrame) -> pd.DataFrame:
 
 
 def crosswalk() -> pd.DataFrame:
-    """The feature crosswalk as a table: column, our function, music21 id and class, jSymbolic2 code, group."""
+    """The feature crosswalk: column, our function, music21 id and class, jSymbolic2 code, group."""
     return pd.DataFrame(
         [
             {
