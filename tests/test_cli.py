@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from tests.conftest import CORPORA
 
 from musicneurons.cli import COMMANDS, build_parser, main
-from tests.conftest import CORPORA
 
 NOTTINGHAM = CORPORA / "nottingham" / "melody"
 FILES = ("ashover1.mid", "ashover10.mid", "ashover11.mid")
@@ -47,7 +47,7 @@ def test_extract_then_features_on_three_files(
     windows = pd.read_parquet(tmp_path / "w" / "windows.parquet")
     manifest = pd.read_parquet(tmp_path / "w" / "manifest.parquet")
     assert sorted(Path(s).name for s in manifest["source"]) == sorted(FILES)
-    assert set(Path(s).name for s in windows["source"]) <= set(FILES)
+    assert {Path(s).name for s in windows["source"]} <= set(FILES)
     assert len(windows) == manifest["n_windows"].sum() > 0
 
     out = tmp_path / "f.parquet"
