@@ -37,6 +37,7 @@ _EXPORTS = {
     "attribute_vectors": "musicneurons.analysis.attributes",
     "compare_attribute_vectors": "musicneurons.analysis.attributes",
     "ablation_curve": "musicneurons.analysis.ablation",
+    "disentanglement_scores": "musicneurons.analysis.disentanglement",
     "run_study": "musicneurons.study.pipeline",
     "StudyConfig": "musicneurons.study.pipeline",
     "extract_windows": "musicneurons.data.melody",
