@@ -296,7 +296,7 @@ def count_bins_with_share(hist: np.ndarray, total: np.ndarray, share: float) -> 
     return (hist >= least[:, None]).sum(axis=1).astype(np.float64)
 
 
-def top_two_bins(hist: np.ndarray, convention: str) -> tuple[np.ndarray, ...]:
+def top_two_bins(hist: np.ndarray, convention: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Index and count of the largest bin and of the largest other bin, ties to the lowest index.
 
     Returns ``(index1, count1, index2, count2)``. Where no other bin is non-zero, ``index2`` is 0 in both
