@@ -3,8 +3,7 @@
 A batch of windows (``int8 (n_windows, n_steps)``, 90-class indices: 0 = NO_EVENT holds, 1 = NOTE_OFF ends the
 sounding note, k >= 2 starts MIDI pitch k + 19; the end of the window ends any note) becomes one
 :class:`NoteBatch`: every note of every window in one set of flat arrays, sorted by window then onset, plus
-the
-per-window histograms that the pitch, rhythm and melody features share. Nothing here loops over windows.
+the per-window histograms that the pitch, rhythm and melody features share. Nothing here loops over windows.
 
 The seconds follow music21's own arithmetic for a flat ``Part`` with one ``MetronomeMark(number=qpm)`` at
 offset 0 (``Stream.secondsMap``): seconds per quarter is ``60 / (60 / (60 / number))``, a note's onset is
