@@ -1,4 +1,4 @@
 """MIDI to melody windows: the MIDI reader, Magenta-exact extraction, encodings, corpora, random melodies.
 
-The lowest layer: imports only the top-level leaves (``constants``, ``atomic_files``...). No torch or matplotlib.
+The lowest layer: it imports only the top-level leaves (``constants``, ``atomic_files``); no torch.
 """
