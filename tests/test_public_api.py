@@ -31,6 +31,7 @@ PINNED = {
     "compute_features",
     "default_corpus",
     "default_windows",
+    "disentanglement_scores",
     "extract_corpus",
     "extract_windows",
     "ks_per_neuron",

@@ -236,3 +236,68 @@ def probe_neurons(order: object, is_music: object, *, top_k: int = DEFAULT_TOP_K
     music_dims = [int(j) for j in dims if music[j]][:top_k]
     noise_dims = [int(j) for j in dims[::-1] if not music[j]][:n_noise]
     return music_dims + noise_dims, ["music"] * len(music_dims) + ["noise"] * len(noise_dims)
+
+
+@dataclasses.dataclass(frozen=True)
+class ProbeRun:
+    """Result of :func:`run_probes`: the effects and how they were chosen (``info``, ready for JSON)."""
+
+    result: InterventionResult
+    info: dict
+
+
+def run_probes(
+    model: DecodingModel,
+    windows: object,
+    *,
+    rng: np.random.Generator,
+    qpm: float | np.ndarray = 120.0,
+    top_k: int = DEFAULT_TOP_K,
+    n_noise: int = 2,
+    n_windows: int = 200,
+    grid: object = DEFAULT_GRID,
+    mu: object | None = None,
+    sigma: object | None = None,
+) -> ProbeRun:
+    """Causal probes of a model on a corpus, end to end (what ``musicneurons probe`` runs).
+
+    Encodes every window (unless ``mu`` and ``sigma`` are given), splits music and noise neurons by mean sigma
+    (``split_music_noise``), takes the ``top_k`` most specific music neurons and ``n_noise`` noise neurons
+    (:func:`probe_neurons`), draws ``n_windows`` probe windows with ``rng`` and runs
+    :func:`intervention_effects` with each neuron's spread of mu over the whole corpus.
+    """
+    from musicneurons.analysis.neurons import split_music_noise
+
+    w = np.asarray(windows)
+    if mu is None or sigma is None:
+        _, mu, sigma = model.encode(w)
+    m = np.asarray(mu, dtype=np.float32)
+    split = split_music_noise(sigma)
+    neurons, labels = probe_neurons(split.order, split.is_music, top_k=top_k, n_noise=n_noise)
+    chosen = np.sort(rng.choice(len(w), size=min(n_windows, len(w)), replace=False))
+    tempo = np.broadcast_to(np.asarray(qpm, dtype=np.float64), (len(w),))
+    result = intervention_effects(
+        model,
+        w[chosen],
+        neurons,
+        labels=labels,
+        mu=m[chosen],
+        spread=m.std(axis=0),
+        grid=grid,
+        qpm=tempo[chosen],
+    )
+    info = {
+        "n_corpus_windows": len(w),
+        "n_probe_windows": int(chosen.size),
+        "probe_windows": [int(i) for i in chosen],
+        "n_music_neurons": split.n_music,
+        "neurons": [int(j) for j in neurons],
+        "labels": labels,
+        "spread": [float(m[:, j].std()) for j in neurons],
+        "grid": [float(x) for x in result.grid],
+        "n_decodes": int(len(neurons) * chosen.size * (result.grid.size - 1) + chosen.size),
+        "top_group": {
+            str(r.neuron): r.top_group for r in result.by_group.drop_duplicates("neuron").itertuples()
+        },
+    }
+    return ProbeRun(result, info)
