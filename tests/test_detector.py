@@ -12,6 +12,7 @@ from musicneurons.analysis.detector import (
     auroc_cv,
     detector_auroc,
     kl_divergence,
+    run_detector,
     window_set,
 )
 
@@ -108,3 +109,24 @@ def test_window_set_reads_the_model_and_features():
     np.testing.assert_array_equal(ws.r_loss, [8, 8, 8])
     assert ws.features.shape[0] == 3
     np.testing.assert_array_equal(ws.groups, [7, 7, 8])
+
+
+def test_run_detector_makes_every_negative_from_the_real_rows():
+    real = np.tile(np.array([41, 0, 0, 0, 43, 0, 45, 0] * 4, dtype=np.int8), (24, 1))
+    real[:, 0] = np.arange(24) % 12 + 41  # some variety between windows
+    result = run_detector(
+        FakeModel(), real, np.arange(24) // 2, np.array([True, False, False]), rng=np.random.default_rng(0)
+    )
+    assert list(dict.fromkeys(result.table["negative"])) == [
+        "uniform",
+        "shuffled_pitches",
+        "shuffled_rhythm",
+        "random_walk",
+    ]
+    assert (result.table["n_positive"] == 24).all()
+    assert (result.table["n_negative"] == 24).all()
+    # shuffling pitches keeps each window's mean class (FakeModel's mu) and its onset count (its r_loss):
+    # KL and -ELBO tie on every pair, AUROC exactly 1/2
+    auroc = result.table.set_index(["negative", "method"])["auroc"]
+    assert auroc[("shuffled_pitches", "kl")] == pytest.approx(0.5, abs=1e-9)
+    assert auroc[("shuffled_pitches", "neg_elbo")] == pytest.approx(0.5, abs=1e-9)

@@ -229,3 +229,28 @@ def detector_auroc(
             roc.extend(_roc_rows(name, method, y, score))
             log.debug("detector %s / %s: AUROC %.3f", name, method, auroc)
     return DetectorResult(pd.DataFrame(rows), pd.DataFrame(roc))
+
+
+def run_detector(
+    model: EncodingModel,
+    windows: np.ndarray,
+    groups: np.ndarray,
+    is_music: object,
+    *,
+    rng: np.random.Generator,
+    qpm: float | np.ndarray = 120.0,
+    negatives: dict | None = None,
+    n_splits: int = 5,
+) -> DetectorResult:
+    """The detector end to end: make each negative set from ``windows`` (row i from row i, same source piece
+    in ``groups`` and same tempo), encode and reconstruct every set, compute features, and score them all
+    with :func:`detector_auroc`. ``negatives``: name -> generator (default
+    ``musicneurons.data.negatives.NEGATIVES``; the uniform notes need a multiple of 32 steps)."""
+    from musicneurons.data.negatives import NEGATIVES
+
+    w = np.asarray(windows)
+    g = np.asarray(groups)
+    makers = NEGATIVES if negatives is None else negatives
+    real = window_set(model, w, g, qpm=qpm)
+    fakes = {name: window_set(model, make(w, rng), g, qpm=qpm) for name, make in makers.items()}
+    return detector_auroc(real, fakes, is_music, rng=rng, n_splits=n_splits)
