@@ -212,3 +212,15 @@ def test_monotonicity_counts_only_changing_steps():
     assert monotonicity(z, a) == 0.0
     samples = np.stack([a, np.arange(5.0)])[:, :, None]  # (n_samples, n_steps, 1)
     np.testing.assert_array_equal(monotonicity(z, samples)[:, 0], [0.0, 1.0])
+
+
+def test_fit_on_active_units_only_gives_unused_latents_no_importance():
+    v = _factors(600, 3)
+    rng = np.random.default_rng(9)
+    z = np.hstack([v + 0.01 * rng.standard_normal(v.shape), 0.001 * rng.standard_normal((600, 5))])
+    active = disentanglement_scores(z, v, dci_model="forest", fit_latents="active")
+    assert active["active_units"] == 3
+    assert active["dci_completeness"] > 0.9
+    assert active["explicitness"] > 0.95
+    with pytest.raises(ValueError, match="fit_latents"):
+        disentanglement_scores(z, v, fit_latents="some")

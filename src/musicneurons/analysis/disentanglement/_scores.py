@@ -61,7 +61,7 @@ def disentanglement_scores(
     n_bins: int = DEFAULT_BINS,
     max_samples: int | None = 5000,
     dci_model: str = "gbt",
-    dci_latents: str = "all",
+    fit_latents: str = "all",
 ) -> dict[str, Any]:
     """Every common disentanglement metric of ``latents`` against ``factors``.
 
@@ -81,8 +81,9 @@ def disentanglement_scores(
         Use a random subset of at most this many rows (None: all).
     dci_model : {"gbt", "forest"}
         Trees behind the DCI importances (:func:`~musicneurons.analysis.disentanglement.importance_matrix`).
-    dci_latents : {"all", "active"}
-        ``"active"`` fits the DCI trees on the active units only (the others get importance 0; the entropy
+    fit_latents : {"all", "active"}
+        ``"active"`` fits the DCI trees and the explicitness classifier on the active units only (the others
+        get importance 0; the entropy
         bases still count every latent): much faster when most latents are unused.
 
     Returns
@@ -113,14 +114,21 @@ def disentanglement_scores(
     active = z.var(axis=0) > DEFAULT_ACTIVE_VARIANCE
     labels = discretize_factors(v, n_bins)
     mi = mutual_information(z, labels, estimator="binned", n_bins=n_bins)
+    if fit_latents not in ("all", "active"):
+        msg = f"fit_latents must be 'all' or 'active', got {fit_latents!r}"
+        raise ValueError(msg)
+    fit_mask = active if fit_latents == "active" else None
     importance, r2 = importance_matrix(
         z,
         v,
         model=dci_model,
         random_state=random_state,
-        fit_latents=active if dci_latents == "active" else None,
+        fit_latents=fit_mask,
     )
     d, c = dci_from_importance(importance)
+    fitted = z if fit_mask is None else z[:, fit_mask]
+    # no latent to fit on: chance (an AUROC of 1/2)
+    explicit = explicitness(fitted, v, n_bins=n_bins, random_state=random_state) if fitted.shape[1] else 0.5
     interp, dims, interp_r2 = interpretability(z, v, n_bins=n_bins)
     return {
         "mig": mig_from_mi(mi, entropies(labels))[0],
@@ -129,7 +137,7 @@ def disentanglement_scores(
         "dci_completeness": c,
         "dci_informativeness": float(np.mean(r2)),
         "modularity": modularity_from_mi(mi),
-        "explicitness": explicitness(z, v, n_bins=n_bins, random_state=random_state),
+        "explicitness": explicit,
         "scc": scc(z, v),
         "interpretability": interp,
         "interpretability_dims": [int(j) for j in dims],
