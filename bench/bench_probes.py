@@ -8,7 +8,7 @@ nothing a user would run instead, so the reference printed beside each time is t
 (greedy decodes per second at the same batch), which bounds the probes.
 
 Run:  .venv/bin/python bench/bench_probes.py [--bars 2] [--probe-windows 32] [--top-k 8] [--steps 7]
-      [--detector-windows 512] [--disentanglement-samples 2000]
+      [--detector-windows 512] [--disentanglement-samples 1000]
 Timings are wall-clock on a shared machine: quote them with the load average printed beside them.
 """
 
@@ -46,7 +46,7 @@ def main() -> None:
     parser.add_argument("--n-noise", type=int, default=2)
     parser.add_argument("--steps", type=int, default=7)
     parser.add_argument("--detector-windows", type=int, default=512)
-    parser.add_argument("--disentanglement-samples", type=int, default=2000)
+    parser.add_argument("--disentanglement-samples", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
@@ -86,11 +86,11 @@ def main() -> None:
     features = musicneurons.compute_features(windows, qpm)
     for name, latents, kwargs in (
         ("music neurons", mu[:, split.is_music], {}),
-        ("all dims", mu, {"dci_latents": "active"}),
+        ("all dims", mu, {"fit_latents": "active"}),
     ):
         started = time.perf_counter()
         scores = musicneurons.disentanglement_scores(
-            latents, features, max_samples=args.disentanglement_samples, **kwargs
+            latents, features, max_samples=args.disentanglement_samples, dci_model="forest", **kwargs
         )
         print(
             f"disentanglement, {name} ({latents.shape[1]} x {len(scores['factor_names'])} factors, "
