@@ -52,7 +52,7 @@ def corpus(tmp_path, corpora_dir):
     head = b"MThd" + (6).to_bytes(4, "big") + b"\x00\x00\x00\x01\x01\xe0"
     drums = b"\x00\x99\x24\x64\x83\x60\x89\x24\x00\x00\xff\x2f\x00"  # one kick on channel 10
     (bad / "drums.mid").write_bytes(head + b"MTrk" + len(drums).to_bytes(4, "big") + drums)
-    huge = b"\x00\x90\x3c\x5a\x85\x80\x80\x80\x00\x80\x3c\x00\x00\xff\x2f\x00"  # note-off at tick 1.3e9
+    huge = b"\x00\x90\x3c\x5a\x85\x80\x80\x00\x80\x3c\x00\x00\xff\x2f\x00"  # note-off at tick 10,485,760
     (bad / "huge.mid").write_bytes(head + b"MTrk" + len(huge).to_bytes(4, "big") + huge)
     (root / "notes.txt").write_text("ignored: not a MIDI suffix")
     return root
