@@ -147,14 +147,17 @@ def test_cli_extract(corpus, tmp_path, capsys):
 
 
 def test_missing_folder_is_refused(tmp_path):
-    with pytest.raises(NotADirectoryError):
+    with pytest.raises(FileNotFoundError, match="no such folder"):
         extract_corpus(tmp_path / "nope", bars=2, out=tmp_path / "out")
+    (tmp_path / "file.mid").write_bytes(b"")
+    with pytest.raises(NotADirectoryError, match="not a folder"):
+        extract_corpus(tmp_path / "file.mid", bars=2, out=tmp_path / "out")
     with pytest.raises(ValueError, match="bars"):
         extract_corpus(tmp_path, bars=4, out=tmp_path / "out")
 
 
 def test_an_unexpected_failure_is_recorded_and_the_run_goes_on(corpus, tmp_path, monkeypatch):
-    import musicneurons.data.corpus as corpus_module
+    import musicneurons.data.corpus_files as corpus_module
 
     real = corpus_module.extract_windows
 

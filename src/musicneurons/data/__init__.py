@@ -1,6 +1,7 @@
 """MIDI files to melody windows: the MIDI reader, Magenta-exact extraction, encodings, corpus tables, random
 melodies.
 
-Lowest data layer: imports only the top-level leaves (``constants``, ``atomic_files``). No torch, no
+Lowest data layer: imports only the top-level leaves (``constants``, ``atomic_files``, ``arrays``,
+``errors``). No torch, no
 matplotlib.
 """

@@ -10,8 +10,9 @@ Rules, all recorded per tune in ``provenance.parquet``:
 - **Meters.** Magenta keeps only 16-step (4-quarter) bars. Tunes whose time signature is a simple duple or
   quadruple meter (numerator 2 or 4, denominator 2 or 4: 2/4, 4/4, 2/2 and 4/2) are kept and written as 4/4:
   a 4/4 or 2/2 bar is one bar, two 2/4 bars become one 4/4 bar and a 4/2 bar becomes two 4/4 bars (note values
-  are not changed, so nothing is heard differently). Triple and compound meters (3/4, 6/8, 9/8 ...) are skipped,
-  and so is a tune with more than 5% of its full bars in such a meter (stray odd bars, e.g. the 1/32 signature
+  are not changed, so nothing is heard differently). Triple and compound meters (3/4, 6/8, 9/8 ...) are
+  skipped, and so is a tune with more than 5% of its full bars in such a meter (stray odd bars, e.g. the 1/32
+  signature
   music21's ABC reader gives some pickups, are ignored).
 - **Bar alignment.** A pickup (anacrusis) is shifted so that the first full bar starts on a 4/4 bar line.
 - **Repeats are not expanded** (music21's expandRepeats costs ~0.2 s a tune and fails on many); tied notes
@@ -41,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from musicneurons.atomic_files import atomic_write
+from musicneurons.constants import DEFAULT_QPM
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +127,7 @@ def _tune_from_score(score, collection: str, rel: str, index: int) -> TuneRecord
     base = {"collection": collection, "file": rel, "tune_index": index, "number": number, "title": title}
     part = _melody_part(score)
     if part is None:
-        return TuneRecord(**base, time_signature="", qpm=120.0, status="skipped", reason="no parts")
+        return TuneRecord(**base, time_signature="", qpm=DEFAULT_QPM, status="skipped", reason="no parts")
     measures = list(part.getElementsByClass("Measure"))
     # The meter of full bars: pickups carry odd signatures in music21's ABC reader (e.g. 1/32), so use the
     # signatures of measures whose length equals their signature's bar length.
@@ -143,7 +145,11 @@ def _tune_from_score(score, collection: str, rel: str, index: int) -> TuneRecord
                 first_full_offset = float(m.offset)
     if not covered:
         return TuneRecord(
-            **base, time_signature="", qpm=120.0, status="skipped", reason="no full bar with a time signature"
+            **base,
+            time_signature="",
+            qpm=DEFAULT_QPM,
+            status="skipped",
+            reason="no full bar with a time signature",
         )
     ts_text = ",".join(f"{n}/{d}" for n, d in sorted(covered))
     total = sum(covered.values())
@@ -152,11 +158,11 @@ def _tune_from_score(score, collection: str, rel: str, index: int) -> TuneRecord
         return TuneRecord(
             **base,
             time_signature=ts_text,
-            qpm=120.0,
+            qpm=DEFAULT_QPM,
             status="skipped",
             reason="meter changes to a meter without 4-quarter bars",
         )
-    qpm = 120.0
+    qpm = DEFAULT_QPM
     for mm in score.flatten().getElementsByClass(tempo.MetronomeMark):
         q = mm.getQuarterBPM()
         if q and q > 0:
@@ -218,20 +224,21 @@ def parse_file(corpus_dir: str, rel: str, collection: str) -> list[TuneRecord]:
     try:
         parsed = converter.parse(str(Path(corpus_dir) / rel))
     except Exception as err:  # noqa: BLE001 (music21 raises many exception types on bad input)
-        return [TuneRecord(collection, rel, 0, "", "", "", 120.0, "skipped", f"parse error: {err}")]
+        return [TuneRecord(collection, rel, 0, "", "", "", DEFAULT_QPM, "skipped", f"parse error: {err}")]
     scores = list(parsed.scores) if hasattr(parsed, "scores") else [parsed]
     out = []
     for i, sc in enumerate(scores):
         try:
             out.append(_tune_from_score(sc, collection, rel, i))
         except Exception as err:  # noqa: BLE001 (one bad tune must not lose the rest of the file)
-            out.append(TuneRecord(collection, rel, i, "", "", "", 120.0, "skipped", f"error: {err}"))
+            out.append(TuneRecord(collection, rel, i, "", "", "", DEFAULT_QPM, "skipped", f"error: {err}"))
     log.debug("%s: %d tunes in %.1f s", rel, len(out), time.perf_counter() - t0)
     return out
 
 
 def write_tune_midi(tune: TuneRecord, path: str | os.PathLike) -> None:
-    """Write one tune as a single-track type-1 MIDI file: its tempo, a 4/4 signature, program 0, velocity 80."""
+    """Write one tune as a single-track type-1 MIDI file: its tempo, a 4/4 signature, program 0, velocity
+    80."""
     import mido
 
     mid = mido.MidiFile(type=1, ticks_per_beat=TICKS_PER_QUARTER)
@@ -304,8 +311,9 @@ def build_music21_corpus(
     collections : names from :data:`COLLECTIONS`.
     jobs : worker processes for music21 parsing (the slow part, ~40-70 ms per ABC tune).
     limit_files : parse only the first N files of each collection (for tests).
-    files : parse only these files (paths relative to music21's corpus folder, e.g. ``"oneills1850/0001-0050.abc"``)
-        of the chosen collections; the embedded models list theirs in ``assets/corpus/music21_files.txt``.
+    files : parse only these files (paths relative to music21's corpus folder, e.g.
+        ``"oneills1850/0001-0050.abc"``) of the chosen collections; the embedded models list theirs in
+        ``assets/corpus/music21_files.txt``.
 
     Returns
     -------
@@ -393,8 +401,8 @@ def write_study_corpus(
     windows_parquet : ``windows.parquet`` of ``musicneurons extract`` run on ``OUT/midi/study``.
     provenance : the table returned by :func:`build_music21_corpus`.
     out_npz : the ``.npz`` to write (atomically).
-    max_windows : keep at most this many windows, drawn uniformly without replacement with ``rng`` and then put
-        back in corpus order.
+    max_windows : keep at most this many windows, drawn uniformly without replacement with ``rng`` and
+        then put back in corpus order.
     source_prefix : prefix that turns the parquet's ``source`` into the provenance ``midi`` path (e.g.
         ``"midi/study/"`` when extraction ran on ``OUT/midi/study``).
 
@@ -445,11 +453,12 @@ def build_training_corpus(
 ) -> dict:
     """The whole build step: MIDI export + provenance, window extraction per split, study corpus files.
 
-    Writes ``OUT/midi/<split>/...``, ``OUT/provenance.parquet``, ``OUT/windows_<bars>bar/<split>/windows.parquet``
-    (``musicneurons extract`` output, for bars 2 and 16 and splits train / valid / study), and
-    ``OUT/study_<bars>bar.npz`` (the embedded default corpus format of ``defaults.py``, at most
-    :data:`STUDY_LIMITS` windows drawn with ``seed``). ``files`` restricts the build to those music21 files (see
-    :func:`build_music21_corpus`). Returns (and writes to ``OUT/summary.json``) the counts.
+    Writes ``OUT/midi/<split>/...``, ``OUT/provenance.parquet``,
+    ``OUT/windows_<bars>bar/<split>/windows.parquet`` (``musicneurons extract`` output, for bars 2 and 16
+    and splits train / valid / study), and ``OUT/study_<bars>bar.npz`` (the embedded default corpus format
+    of ``defaults.py``, at most :data:`STUDY_LIMITS` windows drawn with ``seed``). ``files`` restricts the
+    build to those music21 files (see :func:`build_music21_corpus`). Returns (and writes to
+    ``OUT/summary.json``) the counts.
     """
     from musicneurons.data.corpus import extract_corpus
 
