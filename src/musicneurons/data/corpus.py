@@ -284,7 +284,7 @@ def _describe(settings: dict) -> str:
 
 @contextlib.contextmanager
 def _progress_bar(show: bool, total: int) -> Iterator:
-    if not show:
+    if not show or not total:
         yield lambda n: None
         return
     from tqdm import tqdm
