@@ -86,7 +86,7 @@ def test_a_2100_byte_varint_is_refused_at_the_fifth_byte(compiled):
 
 @pytest.mark.parametrize("compiled", [True, False])
 def test_four_byte_varints_are_read_and_five_byte_ones_refused(compiled):
-    # 0x81 0x80 0x80 0x00 = 2**21 ticks: legal, but over pretty_midi's 10**7 largest tick? no: 2,097,152
+    # 0x81 0x80 0x80 0x00 = 2**21 = 2,097,152 ticks: 4 bytes, under pretty_midi's 10**7 largest tick
     four = raw_file(b"\x00\x90\x3c\x5a" + b"\x81\x80\x80\x00\x80\x3c\x00" + END)
     score = midi._read(four, compiled)
     assert score.start.tolist() == [0.0]

@@ -28,7 +28,9 @@ def read(request):
 
 
 def test_compiled_reader_is_built():
-    assert byte_parser._midi_events is not None, "the C extension is missing: run scripts/setup.sh (needs gcc)"
+    assert byte_parser._midi_events is not None, (
+        "the C extension is missing: run scripts/setup.sh (needs gcc)"
+    )
 
 
 def test_equals_note_seq_on_fixture_files(magenta_fixtures, read):
