@@ -33,7 +33,7 @@ from musicneurons.data.midi import MidiReadError, MidiScore, read_midi
 
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "shared" / "corpora"
 MAGENTA_FILES_PER_S = 215.0  # note_seq + OneHotMelodyConverter over these 1,074 files (2-bar), measured here
-TARGET_S = 0.5  # issue 3: >= 10x Magenta's path on 2 cores, i.e. the 1,074 files in <= 0.5 s per config
+TARGET_S = 0.5  # the goal: >= 10x Magenta's path on 2 cores, i.e. the 1,074 files in <= 0.5 s per config
 
 
 def score_via_pretty_midi(data: bytes) -> MidiScore:

@@ -147,7 +147,8 @@ def extract_corpus(
     shard_dir = out / ".cache" / f"{config.name}-{mode}-v{CACHE_VERSION}"
     with _exclusive(out):
         _check_settings(out, settings)
-        stale = remove_stale_temporaries(out)
+        # only OUT itself and our cache: OUT may be a big folder of other things
+        stale = remove_stale_temporaries(out, recursive=False) + remove_stale_temporaries(out / ".cache")
         if stale:
             log.info("removed %d temporary files left by an interrupted run in %s", len(stale), out)
         shard_dir.mkdir(parents=True, exist_ok=True)

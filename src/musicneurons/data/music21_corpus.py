@@ -491,5 +491,5 @@ def build_training_corpus(
             source_prefix="midi/study/",
         )
         summary["windows"][f"{bars}bar_study_embedded"] = n
-    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    atomic_write(out / "summary.json", lambda tmp: tmp.write_text(json.dumps(summary, indent=1)))
     return summary
