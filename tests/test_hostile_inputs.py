@@ -355,6 +355,18 @@ def test_extract_into_a_read_only_out_is_one_line(tmp_path, corpora_dir, capsys)
         (tmp_path / "ro").chmod(0o755)
 
 
+def test_an_out_without_write_permission_is_one_line(tmp_path, corpora_dir, capsys, monkeypatch):
+    """The same check as above where the suite runs as root: permission as ``os.access`` reports it."""
+    (tmp_path / "in").mkdir()
+    shutil.copy(corpora_dir / TUNE, tmp_path / "in" / "tune.mid")
+    (tmp_path / "ro").mkdir()
+    real = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode: real(path, mode) and path != tmp_path / "ro")
+    argv = ["extract", str(tmp_path / "in"), "--out", str(tmp_path / "ro" / "o")]
+    _one_line_exit_2(argv, capsys, f"cannot write to {tmp_path / 'ro'} (permission denied)")
+    assert not (tmp_path / "ro" / "o").exists()
+
+
 def test_a_folder_without_usable_midi_is_diagnosed(tmp_path, corpora_dir, capsys):
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "notes.txt").write_text("no MIDI here")
