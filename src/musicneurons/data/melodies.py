@@ -290,7 +290,7 @@ def _instrument_melodies(starts, ends, pitches, playable, steps_per_bar, config,
     """Magenta's repeated ``Melody.from_quantized_sequence`` over one instrument's sorted notes."""
     gap_steps = config.gap_bars * steps_per_bar
     search = 0
-    melodies = []
+    melodies: list[Melody] = []
     while True:
         first = int(np.searchsorted(starts, search, side="left"))
         if first == starts.size:

@@ -36,7 +36,7 @@ import numpy as np
 try:  # the compiled byte loop (built by pip install); without it the Python loop below does all the work
     from musicneurons.data import _midi_events
 except ImportError:  # pragma: no cover - only where the C extension could not be built
-    _midi_events = None
+    _midi_events = None  # type: ignore[assignment]
 
 __all__ = ["MAX_TICK", "MAX_VARINT_BYTES", "MidiEvents", "MidiReadError", "parse_midi_bytes"]
 
@@ -361,15 +361,15 @@ def _other_event(data, pos, status, delta, tick, track, own, programs, channel_n
         return pos, tick
     if status in (0xF0, 0xF7):
         return _read_sysex(data, pos, track), tick
-    n_data = _SYSTEM_DATA_LENGTH.get(status)
-    if n_data is None:
+    n_system = _SYSTEM_DATA_LENGTH.get(status)
+    if n_system is None:
         raise MidiReadError(f"undefined status byte 0x{status:02x} in track {track}")
-    for byte in data[pos : pos + n_data]:
+    for byte in data[pos : pos + n_system]:
         if byte > 127:
             raise MidiReadError(f"data byte above 127 in track {track} at tick {tick}")
-    if pos + n_data > len(data):
+    if pos + n_system > len(data):
         raise MidiReadError("truncated MIDI data inside a system message")
-    return pos + n_data, tick
+    return pos + n_system, tick
 
 
 def _read_meta(data: bytes, pos: int, track: int) -> tuple[int, bytes, int]:
