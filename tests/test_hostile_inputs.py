@@ -209,6 +209,7 @@ def test_a_killed_worker_is_detected_and_only_its_file_fails(hostile_corpus, tmp
     assert "killed by SIGKILL" in manifest.loc["other.mid", "reason"]
     assert manifest.loc["good.mid", "status"] == "ok"  # it may have shared the dead worker's shard
     assert summary.status_counts == {"ok": 2, "unreadable": 4, "error": 1}
+    assert not list((tmp_path / "out").rglob("*.tmp"))  # nothing half-written is left behind
     # the failure is not cached: a rerun (without the killer) extracts the file
     monkeypatch.setattr(corpus_shards, "extract_file", real)
     again = extract_corpus(hostile_corpus, bars=2, out=tmp_path / "out", jobs=1)

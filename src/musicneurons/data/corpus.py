@@ -177,6 +177,7 @@ def extract_corpus(
         )  # fmt: skip
         with _progress_bar(progress, len(todo)) as update:
             died = run_shards(work, n_jobs, update)
+        remove_stale_temporaries(shard_dir)  # what a worker killed mid-write left; every worker is done
         windows_path, manifest_path, manifest, n_windows = gather(
             out, shard_dir, current, refused + died, config.window_steps
         )
