@@ -37,6 +37,7 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -124,7 +125,13 @@ def _tune_from_score(score, collection: str, rel: str, index: int) -> TuneRecord
     md = score.metadata
     title = (md.title if md is not None and md.title else "") or ""
     number = str(md.number) if md is not None and md.number is not None else str(index + 1)
-    base = {"collection": collection, "file": rel, "tune_index": index, "number": number, "title": title}
+    base: dict[str, Any] = {
+        "collection": collection,
+        "file": rel,
+        "tune_index": index,
+        "number": number,
+        "title": title,
+    }
     part = _melody_part(score)
     if part is None:
         return TuneRecord(**base, time_signature="", qpm=DEFAULT_QPM, status="skipped", reason="no parts")
@@ -132,7 +139,7 @@ def _tune_from_score(score, collection: str, rel: str, index: int) -> TuneRecord
     # The meter of full bars: pickups carry odd signatures in music21's ABC reader (e.g. 1/32), so use the
     # signatures of measures whose length equals their signature's bar length.
     covered: dict[tuple[int, int], float] = {}  # quarter notes of full bars under each signature
-    first_full_offset = None
+    first_full_offset: float | None = None
     ts = None
     for m in measures:
         ts = m.timeSignature or ts
@@ -179,6 +186,7 @@ def _tune_from_score(score, collection: str, rel: str, index: int) -> TuneRecord
     # stray bars in other meters (< 5%; music21 gives pickups odd signatures such as 1/32) are not reported
     ts_text = ",".join(f"{n}/{d}" for n, d in sorted(covered) if meter_is_kept(n, d))
     # shift so that the first full bar starts on a multiple of BAR_QUARTERS
+    assert first_full_offset is not None  # set with the first full bar, and `covered` is not empty
     shift = (-first_full_offset) % BAR_QUARTERS
     notes: list[list] = []
     open_ties: dict[int, int] = {}  # pitch -> index in notes of a note whose tie continues
@@ -239,7 +247,7 @@ def parse_file(corpus_dir: str, rel: str, collection: str) -> list[TuneRecord]:
 def write_tune_midi(tune: TuneRecord, path: str | os.PathLike) -> None:
     """Write one tune as a single-track type-1 MIDI file: its tempo, a 4/4 signature, program 0, velocity
     80."""
-    import mido
+    import mido  # type: ignore[import-untyped]
 
     mid = mido.MidiFile(type=1, ticks_per_beat=TICKS_PER_QUARTER)
     track = mido.MidiTrack()
@@ -270,7 +278,7 @@ def write_tune_midi(tune: TuneRecord, path: str | os.PathLike) -> None:
 
 
 def _files(corpus_dir: Path, collections: Iterable[str]) -> list[tuple[str, str]]:
-    out = []
+    out: list[tuple[str, str]] = []
     for name in collections:
         if name not in COLLECTIONS:
             msg = f"unknown collection {name!r}; known: {', '.join(COLLECTIONS)}"
@@ -325,21 +333,21 @@ def build_music21_corpus(
     corpus_dir = music21_corpus_dir()
     (out / "cache").mkdir(parents=True, exist_ok=True)
     wanted = set(files) if files is not None else None
-    files = [(c, rel) for c, rel in _files(corpus_dir, collections) if wanted is None or rel in wanted]
-    if wanted is not None and len(files) != len(wanted):
-        found = {rel for _, rel in files}
+    chosen = [(c, rel) for c, rel in _files(corpus_dir, collections) if wanted is None or rel in wanted]
+    if wanted is not None and len(chosen) != len(wanted):
+        found = {rel for _, rel in chosen}
         msg = f"{len(wanted - found)} requested files are not in collections {list(collections)}: "
         msg += ", ".join(sorted(wanted - found)[:5])
         raise ValueError(msg)
     if limit_files is not None:
         per: dict[str, int] = {}
         kept = []
-        for c, rel in files:
+        for c, rel in chosen:
             per[c] = per.get(c, 0) + 1
             if per[c] <= limit_files:
                 kept.append((c, rel))
-        files = kept
-    tasks = [(str(corpus_dir), rel, c, str(out / "cache")) for c, rel in files]
+        chosen = kept
+    tasks = [(str(corpus_dir), rel, c, str(out / "cache")) for c, rel in chosen]
     t0 = time.perf_counter()
     if jobs > 1:
         # collection by collection (in the order asked), big files first within each
