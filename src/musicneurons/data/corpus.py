@@ -296,7 +296,9 @@ def _progress_bar(show: bool, total: int) -> Iterator:
 
 
 # --------------------------------------------------------------------------- reading the result
-def read_windows(path: str | Path, *, allow_empty: bool = False) -> tuple[np.ndarray, pd.DataFrame]:
+def read_windows(
+    path: str | os.PathLike[str], *, allow_empty: bool = False
+) -> tuple[np.ndarray, pd.DataFrame]:
     """Read ``windows.parquet`` (or the folder holding it) as ``(windows int8 (n, T), other columns)``.
 
     Raises

@@ -297,9 +297,8 @@ def _parse_cached(args: tuple[str, str, str, str]) -> list[TuneRecord]:
             for d in json.loads(cache.read_text())
         ]
     tunes = parse_file(corpus_dir, rel, collection)
-    tmp = cache.with_suffix(".tmp")
-    tmp.write_text(json.dumps([t.__dict__ for t in tunes]))
-    tmp.replace(cache)
+    text = json.dumps([t.__dict__ for t in tunes])
+    atomic_write(cache, lambda tmp: tmp.write_text(text))
     return tunes
 
 
@@ -387,9 +386,7 @@ def build_music21_corpus(
                 }
             )
     table = pd.DataFrame(rows)
-    tmp = out / "provenance.parquet.tmp"
-    table.to_parquet(tmp, index=False)
-    tmp.replace(out / "provenance.parquet")
+    atomic_write(out / "provenance.parquet", lambda tmp: table.to_parquet(tmp, index=False))
     return table
 
 
@@ -416,7 +413,9 @@ def write_study_corpus(
 
     Returns the number of windows written.
     """
-    table = pd.read_parquet(windows_parquet)
+    from musicneurons.data.corpus import read_windows
+
+    windows, table = read_windows(windows_parquet, allow_empty=True)  # a small build may hold none
     prov = provenance[provenance["status"] == "ok"].set_index("midi")
     keys = source_prefix + table["source"].astype(str)
     missing = ~keys.isin(prov.index)
@@ -426,8 +425,8 @@ def write_study_corpus(
     if len(table) > max_windows:
         keep = np.sort(rng.choice(len(table), size=max_windows, replace=False))
         table, keys = table.iloc[keep].reset_index(drop=True), keys.iloc[keep].reset_index(drop=True)
+        windows = windows[keep]
     p = prov.loc[keys.to_numpy()]
-    windows = np.stack([np.asarray(w, dtype=np.int8) for w in table["window"]])
     arrays = {
         "windows": windows,
         "qpm": table["qpm"].to_numpy(np.float32),
@@ -440,11 +439,12 @@ def write_study_corpus(
         "tune_index": p["tune_index"].to_numpy(np.int32),
         "window_start": table["window_start"].to_numpy(np.int32),
     }
-    out_npz = Path(out_npz)
-    out_npz.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_npz.with_name(out_npz.name + ".tmp.npz")
-    np.savez_compressed(tmp, **arrays)
-    tmp.replace(out_npz)
+
+    def write(tmp: Path) -> None:
+        with tmp.open("wb") as file:  # a file object: savez would add ".npz" to a temporary name
+            np.savez_compressed(file, **arrays)
+
+    atomic_write(out_npz, write)
     return len(table)
 
 
@@ -486,6 +486,7 @@ def build_training_corpus(
     }
     for bars in (2, 16):
         for split, _ in SPLIT_FRACTIONS:
+            (out / "midi" / split).mkdir(parents=True, exist_ok=True)  # a small build may leave one empty
             res = extract_corpus(
                 out / "midi" / split, bars=bars, out=out / f"windows_{bars}bar" / split, jobs=1
             )
