@@ -66,7 +66,7 @@ def test_find_midi_files(corpus):
 
 
 @pytest.mark.parametrize("jobs", [1, 2])
-def test_outputs_match_magenta_and_record_every_skip(corpus, tmp_path, fixtures, jobs):
+def test_windows_equal_magentas_for_every_file(corpus, tmp_path, fixtures, jobs):
     out = tmp_path / f"out{jobs}"
     summary = extract_corpus(corpus, bars=2, out=out, jobs=jobs, chunk_size=3)
     assert summary.n_files == len(GOOD) + len(BAD)
@@ -78,6 +78,12 @@ def test_outputs_match_magenta_and_record_every_skip(corpus, tmp_path, fixtures,
     for rel in GOOD:
         mine = windows[(meta["source"] == rel).to_numpy()]
         assert sorted(mine.tolist()) == expected(fixtures, rel, "cat-mel_2bar_big")["windows"], rel
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_the_manifest_records_every_file_and_why_it_gave_nothing(corpus, tmp_path, fixtures, jobs):
+    out = tmp_path / f"out{jobs}"
+    extract_corpus(corpus, bars=2, out=out, jobs=jobs, chunk_size=3)
     manifest = pd.read_parquet(out / "manifest.parquet").set_index("source")
     assert list(manifest.columns[:3]) == ["status", "reason", "n_windows"]
     assert manifest.loc[GOOD, "n_windows"].tolist() == [

@@ -342,6 +342,14 @@ def test_extract_user_errors_are_one_line_and_exit_2(tmp_path, corpora_dir, caps
     )
 
 
+def test_an_out_path_that_is_not_utf8_is_refused(tmp_path, corpora_dir, capsys):
+    (tmp_path / "in").mkdir()
+    shutil.copy(corpora_dir / TUNE, tmp_path / "in" / "tune.mid")
+    out = str(tmp_path / os.fsdecode(b"out\xff"))  # Parquet (pyarrow) cannot name such a file
+    _one_line_exit_2(["extract", str(tmp_path / "in"), "--out", out], capsys, "not valid UTF-8")
+    _one_line_exit_2(["features", out, "--out", str(tmp_path / "f.parquet")], capsys, "not valid UTF-8")
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
 def test_extract_into_a_read_only_out_is_one_line(tmp_path, corpora_dir, capsys):
     (tmp_path / "in").mkdir()

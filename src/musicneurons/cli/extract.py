@@ -32,6 +32,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from musicneurons.data.corpus import extract_corpus
+    from musicneurons.data.corpus_files import display_name
     from musicneurons.errors import UserError
 
     if args.jobs < 0:
@@ -49,9 +50,10 @@ def run(args: argparse.Namespace) -> int:
         require_windows=True,
     )
     statuses = ", ".join(f"{n} {status}" for status, n in sorted(summary.status_counts.items())) or "none"
-    print(
+    text = (
         f"{summary.n_files} files ({statuses}; {summary.n_reused} reused from cache) -> "
         f"{summary.n_windows} windows in {summary.seconds:.1f} s; {summary.skip_report()}\n"
         f"  {summary.windows_path}\n  {summary.manifest_path}"
     )
+    print(display_name(text))  # a path that is not valid UTF-8 is shown with \xNN escapes
     return 0

@@ -31,15 +31,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import os
     import time
-    from pathlib import Path
 
     from musicneurons.arrays import check_qpm
     from musicneurons.atomic_files import atomic_write
-    from musicneurons.data.corpus import read_windows
+    from musicneurons.data.corpus import read_windows, utf8_path
     from musicneurons.errors import UserError
     from musicneurons.features.registry import compute_features, count_nan_reasons
 
-    out = Path(args.out)
+    out = utf8_path(args.out, "--out")
     if out.is_dir():
         raise UserError(f"--out {out} is a folder; give a file name such as {out / 'features.parquet'}")
     if out.exists() and not args.overwrite:

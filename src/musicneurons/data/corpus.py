@@ -222,8 +222,19 @@ def _input_folder(dir: str | Path) -> Path:
     return root
 
 
+def utf8_path(path: str | os.PathLike[str], what: str) -> Path:
+    """``path`` if its name is valid UTF-8 (pyarrow reads and writes no other), else a UserError."""
+    path = Path(path)
+    try:
+        str(path.absolute()).encode("utf-8")
+    except UnicodeEncodeError:
+        shown = str(path).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        raise UserError(f"{what} {shown}: the path is not valid UTF-8, which Parquet files need") from None
+    return path
+
+
 def _output_folder(out: str | Path) -> Path:
-    out = Path(out)
+    out = utf8_path(out, "output folder")
     for folder in (out, *out.parents):  # the nearest folder that exists must be a writable folder
         if folder.exists():
             if not folder.is_dir():
@@ -310,7 +321,7 @@ def read_windows(
         class indices outside 0..89), or holds no window and ``allow_empty`` is False (the message says
         why, from the manifest beside it when there is one).
     """
-    path = Path(path)
+    path = utf8_path(path, "windows table")
     if path.is_dir():
         path = path / "windows.parquet"
     if not path.exists():
