@@ -394,3 +394,25 @@ def test_compiled_equals_python_byte_loop_on_random_and_broken_files(corpora_dir
     assert sum(accepted) > 600
     assert len(accepted) - sum(accepted) > 300
     assert 300 < sum(outcomes) < 2700
+
+
+@pytest.mark.parametrize("n_bytes", [1, 2, 3, 4, 5, 6])
+@pytest.mark.parametrize("where", ["delta time", "meta length", "sysex length"])
+def test_compiled_equals_python_on_varints_of_every_length(n_bytes, where):
+    """Up to 4 bytes read alike, more refused alike (the MIDI limit), wherever the number stands."""
+    varint = b"\x80" * (n_bytes - 1) + b"\x02"  # the value 2, zero-padded to n_bytes
+    body = {
+        "delta time": b"\x00\x90\x3c\x5a" + varint + b"\x80\x3c\x00",
+        "meta length": b"\x00\xff\x01" + varint + b"hi" + NOTE,
+        "sysex length": b"\x00\xf0" + varint + b"\x01\xf7" + NOTE,
+    }[where]
+    data = raw_file(body + END)
+    compiled, python = _outcome(data, True), _outcome(data, False)
+    assert compiled == python
+    if n_bytes <= 4:
+        assert compiled[0] == 480  # read: ticks per quarter of raw_file
+    else:
+        assert compiled == (
+            "error",
+            "a variable-length number in track 0 is longer than 4 bytes (the MIDI limit)",
+        )
