@@ -95,6 +95,9 @@ ARTIFACTS = (
     "counts.parquet",
     "attributes.parquet",
     "ablation.parquet",
+    "interventions.parquet",
+    "disentanglement.parquet",
+    "detector.parquet",
 )
 FIGURES_2BAR = (
     "fig02_piano_rolls",
@@ -109,6 +112,8 @@ FIGURES_2BAR = (
     "fig10_neuron_histograms_real_random",
     "fig11_activation_counts",
     "ablation_kept_dims",
+    "probe_attribute_change",
+    "detector_roc",
 )
 
 

@@ -212,10 +212,10 @@ def intervention_effects(
     index = pd.MultiIndex.from_product([dims, np.arange(n), g], names=["neuron", "window", "shift"])
     decodes = pd.DataFrame(values.reshape(-1, len(columns)), columns=columns, index=index).reset_index()
     decodes.insert(3, "changed", changed.ravel())
-    return InterventionResult(effects_frame, _by_group(effects_frame), decodes, g)
+    return InterventionResult(effects_frame, effects_by_group(effects_frame), decodes, g)
 
 
-def _by_group(effects: pd.DataFrame) -> pd.DataFrame:
+def effects_by_group(effects: pd.DataFrame) -> pd.DataFrame:
     if effects.empty:
         return pd.DataFrame(columns=["neuron", "label", "group", "mean_abs_spearman", "mean_change_share"])
     table = (

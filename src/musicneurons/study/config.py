@@ -47,6 +47,16 @@ class StudyConfig:
     ablation_steps : int
         Window steps (windows × T) decoded per point of the ablation curve: 16,000 = 500 2-bar windows or
         62 16-bar windows. 0 skips the ablation.
+    probe_steps : int
+        Window steps (windows × T) per point of the causal probes' grid: 512 = 16 2-bar windows or 2 16-bar
+        windows, each decoded 7 times for each of ``probe_top_k`` music neurons and 2 noise neurons. 0 skips.
+    probe_top_k : int
+        Music neurons moved by the causal probes (the most specific ones).
+    detector_steps : int
+        Window steps of real windows in the music-vs-noise detector (8,192 = 256 2-bar or 32 16-bar windows),
+        each with four negatives encoded and reconstructed. 0 skips.
+    disentanglement_samples : int
+        Windows (at most) the disentanglement scores use. 0 skips.
     svg : bool
         Also write every figure as SVG (PNG is always written; the report embeds the PNGs).
     figure_workers : int, optional
@@ -71,6 +81,10 @@ class StudyConfig:
     n_phik_neurons: int = 64
     n_corr_dims: int = 100
     ablation_steps: int = 16_000
+    probe_steps: int = 512
+    probe_top_k: int = 8
+    detector_steps: int = 8_192
+    disentanglement_samples: int = 1_000
     svg: bool = False
     figure_workers: int | None = None
     overwrite: bool = False

@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from musicneurons.analysis.roles import neuron_role
+from musicneurons.study import beyond
 from musicneurons.study import stages as st
 from musicneurons.study.artifacts import cached, read_meta, stage_key, versions, write_json
 from musicneurons.study.config import DEFAULT_MODELS, StudyConfig, StudyError
@@ -245,10 +246,12 @@ STAGES: tuple[Stage, ...] = (
         _ablation,
         when=lambda p: p.config.ablation_steps > 0,
     ),
+    *(Stage(*row) for row in beyond.STAGE_ROWS),  # causal probes, disentanglement, detector
 )
 
 #: Tables the summary reads (see musicneurons.study.summary), when their stage ran.
-SUMMARY_TABLES = ("neurons", "phik", "counts", "attributes", "ablation", "features", "random_features")
+PAPER_TABLES = ("neurons", "phik", "counts", "attributes", "ablation", "features", "random_features")
+SUMMARY_TABLES = (*PAPER_TABLES, *beyond.STAGE_NAMES)
 #: Tables linked from the report: name in the report -> stage.
 REPORT_TABLES = {
     "windows": "windows",
@@ -261,6 +264,7 @@ REPORT_TABLES = {
     "attributes": "attributes",
     "ablation": "ablation",
     "LOESS curves": "loess",
+    **beyond.REPORT_TABLES,
 }
 
 
@@ -273,7 +277,8 @@ def _first_neurons(part: Part, summary: Mapping[str, Any]) -> ReportSection:
 
 #: Blocks closing a part in the report, after its figures and tables: each function gets the part and its
 #: summary and returns a section (or None to add nothing).
-REPORT_SECTIONS: tuple[Callable[[Part, Mapping[str, Any]], ReportSection | None], ...] = (_first_neurons,)
+SectionMaker = Callable[[Part, Mapping[str, Any]], ReportSection | None]
+REPORT_SECTIONS: tuple[SectionMaker, ...] = (_first_neurons, *beyond.REPORT_SECTIONS)
 
 
 def run_stage(part: Part, stage: Stage) -> Any:

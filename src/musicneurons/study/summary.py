@@ -16,6 +16,7 @@ attributes : per feature ``feature``, ``group``, ``attribute_corr``, ``best_neur
     ``best_neuron_corr``.
 ablation : ``k`` (dimensions kept), ``accuracy``.
 features, random_features : descriptor columns (``pitch_range``, ...) per real and random window.
+interventions, disentanglement, detector : see :mod:`musicneurons.study.beyond`.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import pandas as pd
 
 from musicneurons.analysis.roles import melody_candidates, neuron_roles
 from musicneurons.constants import EXCITED_MU
+from musicneurons.study import beyond
 
 Tables = Mapping[str, pd.DataFrame]
 #: Descriptors whose medians the summary compares between real and random windows (name -> unit in words).
@@ -155,6 +157,9 @@ SECTIONS: tuple[Callable[[Tables, Mapping[str, Any]], dict[str, Any]], ...] = (
     _random_vs_real,
     _attributes,
     _ablation,
+    beyond.summarize_interventions,
+    beyond.summarize_disentanglement,
+    beyond.summarize_detector,
 )
 
 
@@ -297,6 +302,7 @@ SENTENCES: tuple[Callable[[Mapping[str, Any], str], list[str]], ...] = (
     _say_random,
     _say_attributes,
     _say_ablation,
+    beyond.say_beyond,
 )
 
 
