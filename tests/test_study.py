@@ -304,3 +304,29 @@ def test_figures_are_the_same_in_line_and_in_workers_and_svg_is_optional(
         assert not inline.png.with_suffix(".svg").exists()  # PNG only, and the stale SVG is gone
         assert inline.caption == pool.caption
     assert f"over {summary['n_windows']:,} real windows" in drawn["inline"][2].caption
+
+
+@pytest.mark.slow
+def test_beyond_the_paper_keys_agree_with_their_tables(tiny_study: Path) -> None:
+    part = json.loads((tiny_study / "summary.json").read_text())["parts"]["2bar"]
+    effects = pd.read_parquet(tiny_study / "2bar" / "interventions.parquet")
+    probes = part["interventions"]
+    assert [n["dim"] for n in probes["neurons"]] == list(dict.fromkeys(effects["neuron"]))
+    assert probes["n_windows"] == min(512 // 32, part["n_windows"])  # probe_steps / window length
+    assert "piecewise constant" in probes["caveat"]
+    scores = pd.read_parquet(tiny_study / "2bar" / "disentanglement.parquet").set_index("latents")
+    assert part["disentanglement"]["all_dims"]["mig"] == pytest.approx(scores.loc["all dims", "mig"])
+    assert "not independent" in part["disentanglement"]["caveat"]
+    detector = pd.read_parquet(tiny_study / "2bar" / "detector.parquet")
+    first = detector.drop_duplicates(["negative", "method"]).set_index(["negative", "method"])["auroc"]
+    assert part["detector"]["auroc"]["uniform"]["kl"] == pytest.approx(first[("uniform", "kl")])
+    assert list(part["detector"]["auroc"]) == [
+        "uniform",
+        "shuffled_pitches",
+        "shuffled_rhythm",
+        "random_walk",
+    ]
+    assert "proves little" in part["detector"]["caveat"]
+    html = (tiny_study / "report" / "index.html").read_text()
+    assert "music vs noise: AUROC" in html
+    assert "proves little" in html
