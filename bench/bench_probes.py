@@ -54,8 +54,10 @@ def main() -> None:
     from musicneurons.analysis.detector import run_detector
     from musicneurons.analysis.interventions import run_probes
     from musicneurons.analysis.neurons import split_music_noise
+    from musicneurons.device import configure_cpu_numerics
 
     print(f"{cpu_model()}, {os.cpu_count()} cores; {load()}")
+    configure_cpu_numerics()  # as the study and the CLI do
     model = musicneurons.load_model(f"default-{args.bars}bar", device="cpu")
     corpus = musicneurons.default_corpus(args.bars)
     windows = np.stack(corpus["window"])

@@ -56,7 +56,10 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--steps must be odd and >= 3 and --span > 0, got {args.steps} and {args.span}")
     if args.top_k < 0 or args.n_noise < 0 or args.n_windows < 1:
         raise UserError("--top-k and --n-noise must be >= 0 and --n-windows >= 1")
+    from musicneurons.device import configure_cpu_numerics
+
     windows, meta = read_windows(args.windows)
+    configure_cpu_numerics()  # denormal floats slow CPU decoding many times over
     model = load_model(args.model, device=args.device)
     if windows.shape[1] != model.config.max_seq_len:
         raise UserError(
