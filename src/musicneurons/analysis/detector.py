@@ -130,6 +130,7 @@ def auroc_cv(
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import StratifiedGroupKFold
+    from threadpoolctl import threadpool_limits
 
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.int64)
@@ -140,7 +141,8 @@ def auroc_cv(
     scores = np.empty(len(y))
     folds = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=random_state)
     for train, test in folds.split(x, y, groups):
-        with warnings.catch_warnings():
+        # one BLAS thread: small fits, and threads fighting over a busy machine cost many times over
+        with warnings.catch_warnings(), threadpool_limits(1):
             warnings.simplefilter("ignore", ConvergenceWarning)  # an unconverged probe still ranks
             probe = _probe().fit(x[train], y[train])
         scores[test] = probe.predict_proba(x[test])[:, 1]
