@@ -60,7 +60,7 @@ class InterventionResult:
         ``slope_std``, ``monotonicity``, ``change_share``, ``n_points`` (finite points used).
     by_group : DataFrame
         One row per (neuron, feature group): ``neuron``, ``label``, ``group``, ``mean_abs_spearman``,
-        ``mean_change_share``; and per neuron the group it moves most (``top_group`` on every row).
+        ``mean_change_share``; per neuron, the P / R / M group of the feature it moves most (``top_group``).
     decodes : DataFrame
         One row per (neuron, window, shift): ``neuron``, ``window``, ``shift``, ``changed`` (the decode
         differs from the unshifted one) and every feature value.
@@ -215,16 +215,21 @@ def intervention_effects(
     return InterventionResult(effects_frame, effects_by_group(effects_frame), decodes, g)
 
 
-def effects_by_group(effects: pd.DataFrame) -> pd.DataFrame:
+def effects_by_group(effects: pd.DataFrame, main_groups: Sequence[str] = ("P", "R", "M")) -> pd.DataFrame:
+    """Mean |rho| and mean change share per (neuron, feature group), and ``top_group``: the group of the
+    feature with the largest |rho| among ``main_groups`` (any group when the neuron moves none of those)."""
     if effects.empty:
-        return pd.DataFrame(columns=["neuron", "label", "group", "mean_abs_spearman", "mean_change_share"])
+        columns = ["neuron", "label", "group", "mean_abs_spearman", "mean_change_share", "top_group"]
+        return pd.DataFrame(columns=columns)
+    ranked = effects.assign(abs_spearman=effects["spearman"].abs().fillna(0.0))
     table = (
-        effects.assign(abs_spearman=effects["spearman"].abs())
-        .groupby(["neuron", "label", "group"], sort=False)
+        ranked.groupby(["neuron", "label", "group"], sort=False)
         .agg(mean_abs_spearman=("abs_spearman", "mean"), mean_change_share=("change_share", "mean"))
         .reset_index()
     )
-    top = table.loc[table.groupby("neuron", sort=False)["mean_abs_spearman"].idxmax(), ["neuron", "group"]]
+    preferred = ranked.assign(main=ranked["group"].isin(list(main_groups)))
+    preferred = preferred.sort_values(["main", "abs_spearman"], ascending=False, kind="stable")
+    top = preferred.drop_duplicates("neuron")[["neuron", "group"]]
     return table.merge(top.rename(columns={"group": "top_group"}), on="neuron")
 
 

@@ -125,7 +125,9 @@ def summarize_interventions(tables: Tables, part: Mapping[str, Any]) -> dict[str
         return {}
     from musicneurons.analysis.interventions import effects_by_group
 
-    groups = effects_by_group(effects).drop_duplicates("neuron").set_index("neuron")["top_group"]
+    by_group = effects_by_group(effects)
+    groups = by_group.drop_duplicates("neuron").set_index("neuron")["top_group"]
+    rho = by_group.pivot_table(index="neuron", columns="group", values="mean_abs_spearman")
     neurons = []
     for neuron, e in effects.groupby("neuron", sort=False):
         best = e.loc[e["spearman"].abs().idxmax()] if e["spearman"].notna().any() else None
@@ -135,6 +137,7 @@ def summarize_interventions(tables: Tables, part: Mapping[str, Any]) -> dict[str
             "strongest_feature": None if best is None else str(best["feature"]),
             "strongest_spearman": None if best is None else float(best["spearman"]),
             "mean_change_share": float(e["change_share"].mean()),
+            "mean_abs_spearman": {g: float(rho.loc[neuron, g]) for g in "PRM" if g in rho.columns},
         })  # fmt: skip
     out: dict[str, Any] = {"n_windows": int(effects["n_windows"].iloc[0]), "grid": list(PROBE_GRID)}
     out["neurons"] = neurons
