@@ -85,7 +85,7 @@ def test_noise_neuron_changes_nothing(result):
 def test_groups_and_decodes_table(result):
     top = result.by_group.drop_duplicates("neuron").set_index("neuron")["top_group"]
     assert top[0] == "P"
-    assert top[1] == "R"  # the note count moves Note Density (R15); extras (n_notes) do not count for the group
+    assert top[1] == "R"  # the note count moves Note Density (R15); extras (n_notes) do not count
     assert len(result.decodes) == 3 * 12 * len(DEFAULT_GRID)
     unshifted = result.decodes[result.decodes["shift"] == 0.0]
     assert not unshifted["changed"].any()
