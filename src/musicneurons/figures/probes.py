@@ -63,7 +63,7 @@ def attribute_change_figure(
     if phik is not None:
         shown = phik.reindex(index=change.index, columns=neurons)
         im2 = axes[1].imshow(shown.to_numpy(dtype=float), cmap="viridis", vmin=0, vmax=1, aspect="auto")
-        axes[1].set_title("correlational: φ_K on the corpus")
+        axes[1].set_title("correlational: φ_K on the corpus\n(blank: not computed for that neuron)")
         fig.colorbar(im2, ax=axes[1], shrink=0.6, label="φ_K")
     for ax in axes:
         ax.set_xticks(range(len(neurons)), labels, rotation=90)
@@ -78,7 +78,7 @@ def detector_roc_figure(
     """ROC curves (``DetectorResult.roc``): one panel per negative, one curve per method, AUROC in the legend
     when ``table`` (``DetectorResult.table``) is given."""
     negatives = list(dict.fromkeys(roc["negative"]))
-    fig = Figure(figsize=(3.4 * len(negatives), 3.8), layout="constrained")
+    fig = Figure(figsize=(3.6 * len(negatives), 4.6), layout="constrained")
     axes = np.atleast_1d(fig.subplots(1, len(negatives), sharey=True))
     auroc = {} if table is None else table.set_index(["negative", "method"])["auroc"].to_dict()
     for ax, negative in zip(axes, negatives, strict=True):
@@ -91,7 +91,6 @@ def detector_roc_figure(
         ax.plot([0, 1], [0, 1], color="0.6", ls=":", lw=1)
         ax.set_title(f"real vs {negative.replace('_', ' ')}")
         ax.set_xlabel("false-positive rate")
-        ax.set_aspect("equal")
         ax.legend(fontsize=6, loc="lower right")
     axes[0].set_ylabel("true-positive rate (real windows)")
     fig.suptitle(title or "Telling real windows from negatives, easy (left) to hard (right)")
