@@ -47,17 +47,19 @@ def scc(latents: np.ndarray, factors: np.ndarray, *, alpha: float = 0.05) -> flo
 
 
 def interpretability(
-    latents: np.ndarray, factors: np.ndarray, *, n_bins: int = DEFAULT_BINS
+    latents: np.ndarray, factors: np.ndarray, *, n_bins: int = DEFAULT_BINS, mi: np.ndarray | None = None
 ) -> tuple[float, np.ndarray, np.ndarray]:
     """AR-VAE's interpretability: per factor, the latent with the highest **binned** mutual information
     (``n_bins`` equal-width bins per latent, factors discretised by ``discretize_factors``), then the R^2 of
     the 1-D least-squares regression of the raw factor on that latent.
 
-    Returns ``(mean R^2, dims (n_factors,), r2 (n_factors,))``.
+    Returns ``(mean R^2, dims (n_factors,), r2 (n_factors,))``. ``mi``: that binned MI matrix when already
+    computed (n_latents, n_factors).
     """
     z = np.asarray(latents, dtype=np.float64)
     v = np.asarray(factors, dtype=np.float64)
-    mi = mutual_information(z, discretize_factors(v, n_bins), estimator="binned", n_bins=n_bins)
+    if mi is None:
+        mi = mutual_information(z, discretize_factors(v, n_bins), estimator="binned", n_bins=n_bins)
     dims = np.argmax(mi, axis=0)
     r2 = np.empty(v.shape[1])
     for k, j in enumerate(dims):

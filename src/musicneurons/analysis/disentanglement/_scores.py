@@ -137,7 +137,7 @@ def disentanglement_scores(
         explicit = (
             explicitness(fitted, v, n_bins=n_bins, random_state=random_state) if fitted.shape[1] else 0.5
         )
-    interp, dims, interp_r2 = interpretability(z, v, n_bins=n_bins)
+    interp, dims, interp_r2 = interpretability(z, v, n_bins=n_bins, mi=mi)
     return {
         "mig": mig_from_mi(mi, entropies(labels))[0],
         "sap": sap_from_matrix(sap_matrix_continuous(z, v)),
