@@ -27,7 +27,8 @@ def _windows(config: MusicVAEConfig, n: int = 3, seed: int = 1) -> torch.Tensor:
 
 
 def test_presets_have_magentas_parameter_counts() -> None:
-    # trainable parameter counts of Magenta's graphs (shared/docs/magenta_facts.md section 10); PyTorch keeps two
+    # trainable parameter counts of Magenta's graphs (shared/docs/magenta_facts.md section 10); PyTorch keeps
+    # two
     # bias vectors per LSTM where TF keeps one, so those extra 4H per LSTM (direction) are subtracted
     expected = {
         "cat-mel_2bar_small": 4_423_770,
