@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from musicneurons.device import resolve_device
+from musicneurons.errors import UserError
 from musicneurons.model.config import MusicVAEConfig
 from musicneurons.model.musicvae import MusicVAE, reconstruction_loss
 
@@ -140,12 +141,19 @@ class TrainedModel:
         return torch.Generator(device=self.device).manual_seed(int(rng.integers(2**63 - 1)))
 
     def _latents(self, z: Any) -> np.ndarray:
-        z = np.asarray(z, dtype=np.float32)
+        with np.errstate(over="ignore"):  # beyond float32's range becomes inf, refused below
+            z = np.asarray(z, dtype=np.float32)
         if z.ndim == 1:
             z = z[None]
         if z.ndim != 2 or z.shape[1] != self.config.z_size:
             msg = f"z must be (n, {self.config.z_size}), got {z.shape}"
             raise ValueError(msg)
+        if not np.isfinite(z).all():
+            row, col = np.argwhere(~np.isfinite(z))[0]
+            n_bad = int((~np.isfinite(z)).any(axis=1).sum())
+            msg = f"z row {row}, dim {col} is {z[row, col]} (as float32; {n_bad} of {len(z)} rows are not "
+            msg += "finite): latents must be finite numbers"
+            raise UserError(msg)
         return z
 
     # ------------------------------------------------------------------ API
