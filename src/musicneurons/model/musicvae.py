@@ -385,7 +385,8 @@ class MusicVAE(nn.Module):
             self.decoder = HierarchicalLstmDecoder(
                 config.num_classes, config.z_size, config.dec_rnn_size, config.level_lengths
             )
-        self.reset_parameters_magenta(generator)
+        if not self.mu.weight.is_meta:  # on the meta device (shapes only) there is nothing to initialise
+            self.reset_parameters_magenta(generator)
 
     def reset_parameters_magenta(self, generator: torch.Generator | None = None) -> None:
         """Re-initialise every weight the way Magenta's graph does (see the class docstring)."""
