@@ -34,6 +34,7 @@ import torch
 from musicneurons.device import resolve_device
 from musicneurons.model.config import MusicVAEConfig
 from musicneurons.model.inference import bf16_is_native
+from musicneurons.model.lstm import clear_prepared
 from musicneurons.model.musicvae import MusicVAE
 from musicneurons.model.registry import PRESETS
 
@@ -105,7 +106,13 @@ def square_peak(dtype: torch.dtype, device: torch.device, min_time: float, size:
 
 
 def bench_setting(
-    module: MusicVAE, batch: int, precision: str, device: torch.device, min_time: float, rounds: int
+    module: MusicVAE,
+    batch: int,
+    precision: str,
+    device: torch.device,
+    min_time: float,
+    rounds: int,
+    unprepared: bool = False,
 ) -> dict[str, float]:
     config = module.config
     steps = config.max_seq_len
@@ -113,6 +120,8 @@ def bench_setting(
     x = torch.randint(0, config.num_classes, (batch, steps), generator=gen).to(device)
 
     def run() -> None:
+        if unprepared:  # re-cast the weights every call, as before they were prepared once per model
+            clear_prepared(module)
         with torch.inference_mode():
             if precision == "bf16":
                 with torch.autocast(device.type, dtype=torch.bfloat16):
@@ -168,6 +177,9 @@ def main() -> None:
         "--rounds", type=int, default=2, help="alternating encode / mm timing rounds (best kept)"
     )
     parser.add_argument("--bf16-emulated", action="store_true", help="time bf16 even where it is emulated")
+    parser.add_argument(
+        "--unprepared", action="store_true", help="drop the prepared bf16 weights before every call"
+    )
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--json", default=None, help="also write the results here")
     args = parser.parse_args()
@@ -199,7 +211,9 @@ def main() -> None:
                     why = "emulated on this CPU (no AMX / AVX512-BF16); --bf16-emulated"
                     print(f"{name:<18} bf16  skipped: {why}")
                     break
-                r = bench_setting(module, batch, precision, device, args.min_time, args.rounds)
+                r = bench_setting(
+                    module, batch, precision, device, args.min_time, args.rounds, args.unprepared
+                )
                 results.append({"model": name, "precision": precision, "batch": batch, **r})
                 print(
                     f"{name:<18} {precision:<5} {batch:>5} {r['melodies_per_s']:>9.2f} {r['gflops']:>8.1f} "

@@ -86,6 +86,13 @@ def prepared(owner: nn.Module, tag: Hashable, build: Callable[[], T]) -> T:
     return value
 
 
+def clear_prepared(module: nn.Module) -> None:
+    """Drop every weight prepared by :func:`prepared` in ``module`` and its submodules (to free the memory, or
+    to time the unprepared path)."""
+    for sub in module.modules():
+        sub.__dict__.pop("_prepared_weights", None)
+
+
 def run_lstm(
     layer: nn.LSTM, x: Any, hx: tuple[Tensor, Tensor] | None = None
 ) -> tuple[Any, tuple[Tensor, Tensor]]:
