@@ -180,8 +180,8 @@ def _one_hot(codes: np.ndarray, bins: int) -> np.ndarray:
     """(n, k) codes -> (n, k * bins) float32 indicators; code -1 (missing) gives an all-zero group."""
     n, k = codes.shape
     out = np.zeros(n * k * bins, dtype=np.float32)
-    index_type = np.int32 if n * k * bins < 2**31 else np.int64
-    flat = codes.astype(index_type) + bins * np.arange(k, dtype=index_type)
+    index_type: type[np.signedinteger] = np.int32 if n * k * bins < 2**31 else np.int64
+    flat: np.ndarray = codes.astype(index_type) + bins * np.arange(k, dtype=index_type)
     flat += (k * bins) * np.arange(n, dtype=index_type)[:, None]
     out[flat[codes >= 0]] = 1.0
     return out.reshape(n, k * bins)

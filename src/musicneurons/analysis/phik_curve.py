@@ -1,5 +1,4 @@
-"""phi_K from chi2, vectorised: the binned bivariate-normal curve that ``phik`` inverts, for many tables at
-once.
+"""phi_K from chi2, vectorised: the binned bivariate-normal curve that ``phik`` inverts, for many tables.
 
 The ``phik`` library (Baak et al. 2020, version 0.12.5) defines phi_K of an ``r x c`` contingency table
 (non-empty rows and columns only) holding ``n`` records as the correlation ``rho`` in [0, 1] of a standard

@@ -3,8 +3,7 @@
 A batch of windows (``int8 (n_windows, n_steps)``, 90-class indices: 0 = NO_EVENT holds, 1 = NOTE_OFF ends the
 sounding note, k >= 2 starts MIDI pitch k + 19; the end of the window ends any note) becomes one
 :class:`NoteBatch`: every note of every window in one set of flat arrays, sorted by window then onset, plus
-the
-per-window histograms that the pitch, rhythm and melody features share. Nothing here loops over windows.
+the per-window histograms that the pitch, rhythm and melody features share. Nothing here loops over windows.
 
 The seconds follow music21's own arithmetic for a flat ``Part`` with one ``MetronomeMark(number=qpm)`` at
 offset 0 (``Stream.secondsMap``): seconds per quarter is ``60 / (60 / (60 / number))``, a note's onset is
@@ -296,7 +295,7 @@ def count_bins_with_share(hist: np.ndarray, total: np.ndarray, share: float) -> 
     return (hist >= least[:, None]).sum(axis=1).astype(np.float64)
 
 
-def top_two_bins(hist: np.ndarray, convention: str) -> tuple[np.ndarray, ...]:
+def top_two_bins(hist: np.ndarray, convention: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Index and count of the largest bin and of the largest other bin, ties to the lowest index.
 
     Returns ``(index1, count1, index2, count2)``. Where no other bin is non-zero, ``index2`` is 0 in both
