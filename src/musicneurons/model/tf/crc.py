@@ -1,7 +1,7 @@
 """CRC-32C (Castagnoli), as TensorFlow checks every index block and tensor of a bundle, and its LevelDB mask.
 
 :func:`crc32c` uses the ``google-crc32c`` package (hardware CRC instructions, several GB/s) when it is
-installed (``pip install musicneurons[fast]``), else :func:`crc32c_numpy`, a vectorised pure-NumPy version
+installed (a dependency of the package), else :func:`crc32c_numpy`, a vectorised pure-NumPy version
 (lanes of 4-byte steps through two 65,536-entry tables, merged with GF(2) "append n zero bytes" operators).
 Both give the same values; the tests check each against published vectors.
 """
