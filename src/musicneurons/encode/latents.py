@@ -28,7 +28,7 @@ from musicneurons.errors import UserError
 FORMAT = "musicneurons-latents/1"
 DTYPES = {"float32": pa.float32(), "float16": pa.float16()}
 # settings that change the numbers or the cut: parts of runs that differ in any of them cannot be mixed
-JOB_KEYS = ("model_fingerprint", "input_fingerprint", "part_rows", "dtype", "precision")
+JOB_KEYS = ("backend", "model_fingerprint", "input_fingerprint", "part_rows", "dtype", "precision")
 
 
 def latents_schema(z_size: int, dtype: str = "float32") -> pa.Schema:

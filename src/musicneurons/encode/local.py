@@ -96,10 +96,16 @@ def _check_options(precision: str, dtype: str, batch_size: int) -> None:
 
 
 def job_settings(
-    model: TrainedModel, files: list[InputFile], part_rows: int, dtype: str, precision: str
+    model: TrainedModel,
+    files: list[InputFile],
+    part_rows: int | None,
+    dtype: str,
+    precision: str,
+    backend: str = "local",
 ) -> dict[str, Any]:
     """The job's identity (see ``latents.JOB_KEYS``) plus what a reader needs to know about the model."""
     return {
+        "backend": backend,
         "model_fingerprint": model_fingerprint(model.module.state_dict()),
         "input_fingerprint": fingerprint_inputs(files),
         "part_rows": part_rows,
