@@ -152,7 +152,9 @@ def read_latents(out: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if not paths:
         msg = f"{out}: no part-*.parquet latents here (write them with `musicneurons encode`)"
         raise UserError(msg)
-    ids, mus, sigmas = [], [], []
+    ids: list[np.ndarray] = []
+    mus: list[np.ndarray] = []
+    sigmas: list[np.ndarray] = []
     for path in paths:
         table = pq.read_table(path)
         z_size = table.schema.field("mu").type.list_size

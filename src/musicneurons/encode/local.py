@@ -9,6 +9,7 @@ every window ends up in exactly one part.
 
 from __future__ import annotations
 
+import functools
 import logging
 import multiprocessing
 import queue as queue_module
@@ -147,7 +148,7 @@ def encode_parts(
                 on_rows(len(ids))
 
     for part in parts:
-        total += write_part(out / part.name, schema, lambda part=part: tables(part))
+        total += write_part(out / part.name, schema, functools.partial(tables, part))
     return total
 
 

@@ -163,7 +163,7 @@ def cut_parts(files: list[InputFile], part_rows: int = DEFAULT_PART_ROWS) -> lis
     if part_rows < 1:
         msg = f"part_rows must be >= 1, got {part_rows}"
         raise UserError(msg)
-    parts = []
+    parts: list[Part] = []
     for k, f in enumerate(files):
         for start in range(0, f.rows, part_rows):
             parts.append(Part(len(parts), k, start, min(start + part_rows, f.rows)))
@@ -207,12 +207,13 @@ def iter_part(
     Ids already carry the file's offset. Only the row groups that overlap the part are read.
     """
     pf = pq.ParquetFile(file.path)
-    groups, first_row, row = [], None, 0
+    groups: list[int] = []
+    first_row, row = 0, 0
     for g in range(pf.metadata.num_row_groups):
         n = pf.metadata.row_group(g).num_rows
         if row < part.stop and row + n > part.start:
+            first_row = first_row if groups else row
             groups.append(g)
-            first_row = row if first_row is None else first_row
         row += n
     if not groups:
         return
