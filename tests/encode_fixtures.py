@@ -15,10 +15,10 @@ from musicneurons.model.musicvae import MusicVAE, MusicVAEConfig
 TINY = MusicVAEConfig(z_size=8, enc_rnn_size=(16,), dec_rnn_size=(16,), max_seq_len=32)
 
 
-def save_tiny_model(folder: Path, seed: int = 0) -> Path:
-    """A randomly initialised 2-bar MusicVAE (z = 8) saved in our format."""
+def save_tiny_model(folder: Path, seed: int = 0, config: MusicVAEConfig = TINY) -> Path:
+    """A randomly initialised 2-bar MusicVAE (z = 8 unless ``config`` says otherwise) saved in our format."""
     torch.manual_seed(seed)
-    return save_model(MusicVAE(TINY), folder)
+    return save_model(MusicVAE(config), folder)
 
 
 def random_windows(n: int, rng: np.random.Generator, steps: int = 32) -> np.ndarray:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -206,3 +207,45 @@ def test_two_worker_processes_match_one(corpus: dict, tmp_path: Path) -> None:
     ids, mu, _ = read_latents(tmp_path / "out")
     np.testing.assert_array_equal(ids, corpus["ids"])
     np.testing.assert_allclose(mu, corpus["mu"], rtol=0, atol=1e-5)
+
+
+# --------------------------------------------------------------------------- the study reads them
+@pytest.mark.slow
+def test_study_reads_precomputed_latents(tmp_path: Path, corpora_dir: Path) -> None:
+    from musicneurons.data.corpus import extract_corpus, read_windows
+    from musicneurons.model.musicvae import MusicVAEConfig
+    from musicneurons.study.config import StudyConfig, StudyError
+    from musicneurons.study.pipeline import run_study
+
+    midi = tmp_path / "midi"
+    midi.mkdir()
+    for path in sorted((corpora_dir / "nottingham" / "melody").glob("*.mid"))[:6]:
+        shutil.copy(path, midi / path.name)
+    extract_corpus(midi, bars=2, out=tmp_path / "windows", jobs=1)
+    windows, frame = read_windows(tmp_path / "windows")
+    config = MusicVAEConfig(z_size=24, enc_rnn_size=(16,), dec_rnn_size=(16,), max_seq_len=32)
+    model = save_tiny_model(tmp_path / "model", config=config)
+    encode_corpus(tmp_path / "windows", model, tmp_path / "latents", devices=["cpu"], part_rows=16)
+
+    study = {"model": str(model), "windows": str(tmp_path / "windows"), "n_random": 0, "device": "cpu"}
+    study |= {"ablation_steps": 0, "figure_workers": 0, "progress": False}
+    run_study(StudyConfig(latents=str(tmp_path / "latents"), **study), tmp_path / "study")
+    stored = np.load(tmp_path / "study" / "2bar" / "latents.npz")
+    _, mu, sigma = load_model(model, device="cpu").encode(windows)  # the reference: every window, in order
+    assert len(frame) == len(stored["mu"]) >= 20
+    np.testing.assert_allclose(stored["mu"], mu, rtol=0, atol=1e-5)
+    np.testing.assert_allclose(stored["sigma"], sigma, rtol=0, atol=1e-5)
+
+    other = save_tiny_model(tmp_path / "other", seed=1, config=config)
+    with pytest.raises(StudyError, match="encoded by another model"):
+        run_study(
+            StudyConfig(latents=str(tmp_path / "latents"), **(study | {"model": str(other)})), tmp_path / "s2"
+        )
+    few = write_windows(tmp_path / "few" / "windows.parquet", windows[:10])  # ids 0..9 only
+    encode_corpus(few, model, tmp_path / "few_latents", devices=["cpu"])
+    with pytest.raises(StudyError, match="have no latents here"):
+        run_study(StudyConfig(latents=str(tmp_path / "few_latents"), **study), tmp_path / "s3")
+    shuffled = write_windows(tmp_path / "shuffled" / "windows.parquet", windows[::-1].copy())  # same ids
+    encode_corpus(shuffled, model, tmp_path / "shuffled_latents", devices=["cpu"])
+    with pytest.raises(StudyError, match="computed from other windows"):
+        run_study(StudyConfig(latents=str(tmp_path / "shuffled_latents"), **study), tmp_path / "s4")

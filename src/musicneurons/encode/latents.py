@@ -135,6 +135,27 @@ def write_record(out: Path, shard: tuple[int, int], record: dict[str, Any]) -> P
     return atomic_write(out / record_name(shard), lambda tmp: tmp.write_text(text + "\n"))
 
 
+def read_records(out: str | Path) -> list[dict[str, Any]]:
+    """The job records (``encode*.json``) of a latents folder, in name order (unreadable ones skipped)."""
+    records = []
+    for path in sorted(Path(out).glob("encode*.json")):
+        try:
+            records.append(json.loads(path.read_text()))
+        except (OSError, json.JSONDecodeError):
+            continue
+    return records
+
+
+def folder_fingerprint(out: str | Path) -> str:
+    """sha256 over a latents folder's job identity and its parts' names and sizes (changes as parts land)."""
+    digest = hashlib.sha256()
+    for record in read_records(out):
+        digest.update(json.dumps([record.get(key) for key in JOB_KEYS]).encode())
+    for path in sorted(Path(out).glob("part-*.parquet")):
+        digest.update(f"{path.name}\0{path.stat().st_size}\0".encode())
+    return digest.hexdigest()
+
+
 def clear_folder(out: Path) -> None:
     """Remove the parts and records of an earlier job (``--overwrite``)."""
     for path in [*out.glob("part-*.parquet"), *out.glob("encode*.json")]:
@@ -142,28 +163,46 @@ def clear_folder(out: Path) -> None:
 
 
 # --------------------------------------------------------------------------- reading
-def read_latents(out: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def read_latents(out: str | Path, ids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(window_id int64 (n,), mu float32 (n, z), sigma float32 (n, z))`` from a latents folder, by part.
 
-    Raises UserError when the folder has no parts or an id occurs twice.
+    With ``ids``, only those windows, in that order (memory: the selected rows plus one part); otherwise every
+    row in part order. Raises UserError when the folder has no parts, an id occurs twice or one of ``ids`` is
+    missing.
     """
     out = Path(out)
     paths = sorted(out.glob("part-*.parquet"))
     if not paths:
         msg = f"{out}: no part-*.parquet latents here (write them with `musicneurons encode`)"
         raise UserError(msg)
-    ids: list[np.ndarray] = []
+    wanted = None if ids is None else np.unique(np.asarray(ids, dtype=np.int64))
+    found: list[np.ndarray] = []
     mus: list[np.ndarray] = []
     sigmas: list[np.ndarray] = []
     for path in paths:
         table = pq.read_table(path)
         z_size = table.schema.field("mu").type.list_size
-        ids.append(table["window_id"].to_numpy())
+        part_ids = table["window_id"].to_numpy()
+        if wanted is not None:
+            table = table.filter(pa.array(np.isin(part_ids, wanted)))
+            part_ids = table["window_id"].to_numpy()
+        found.append(part_ids)
         for name, store in (("mu", mus), ("sigma", sigmas)):
             values = table[name].combine_chunks().flatten().to_numpy(zero_copy_only=False)
             store.append(values.astype(np.float32, copy=False).reshape(-1, z_size))
-    window_id = np.concatenate(ids)
+    window_id = np.concatenate(found)
+    mu, sigma = np.concatenate(mus), np.concatenate(sigmas)
     if np.unique(window_id).size != window_id.size:
         msg = f"{out}: a window_id occurs in more than one part (mixed jobs?)"
         raise UserError(msg)
-    return window_id, np.concatenate(mus), np.concatenate(sigmas)
+    if ids is None:
+        return window_id, mu, sigma
+    order = np.argsort(window_id)
+    where = np.searchsorted(window_id[order], np.asarray(ids, dtype=np.int64))
+    where = np.minimum(where, len(order) - 1) if len(order) else where
+    if len(order) == 0 or not np.array_equal(window_id[order][where], np.asarray(ids, dtype=np.int64)):
+        n_missing = wanted.size - window_id.size if wanted is not None else 0
+        msg = f"{out}: {n_missing} of the {len(ids)} windows asked for have no latents here"
+        raise UserError(msg)
+    rows = order[where]
+    return window_id[rows], mu[rows], sigma[rows]

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -199,6 +200,27 @@ def split_among_workers(parts: list[Part], n_workers: int) -> list[list[Part]]:
 
 
 # --------------------------------------------------------------------------- reading
+def read_window_tables(windows: str | Path) -> tuple[np.ndarray, pd.DataFrame]:
+    """Every window of a table or folder, in memory, with the ids ``encode`` gives them (offsets applied).
+
+    Returns ``(windows int8 (n, T), frame)`` as :func:`musicneurons.data.corpus.read_windows` does, the
+    frame's ``window_id`` shifted by each file's offset so that it matches the ids of ``encode``'s latents.
+    """
+    from musicneurons.data.corpus import read_windows
+
+    arrays, frames = [], []
+    for f in describe_inputs(find_inputs(windows)):
+        array, frame = read_windows(f.path)
+        frame["window_id"] = frame["window_id"].to_numpy(dtype=np.int64) + f.id_offset
+        arrays.append(array)
+        frames.append(frame)
+    steps = {a.shape[1] for a in arrays if len(a)}
+    if len(steps) > 1:
+        msg = f"{windows}: the tables hold windows of different lengths ({sorted(steps)} steps)"
+        raise UserError(msg)
+    return np.concatenate(arrays), pd.concat(frames, ignore_index=True)
+
+
 def iter_part(
     file: InputFile, part: Part, batch_size: int, steps: int
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
