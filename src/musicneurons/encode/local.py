@@ -292,6 +292,7 @@ def _run_workers(
     """Spawn one worker per device over :func:`~musicneurons.encode.plan.split_among_workers`'s groups."""
     context = multiprocessing.get_context("spawn")  # CUDA cannot be used in forked children
     messages = context.Queue()
+    devices = devices[: len(parts)]  # no worker without a part
     groups = split_among_workers(parts, len(devices))
     workers = [
         context.Process(
