@@ -28,7 +28,8 @@ import pyarrow.parquet as pq
 import torch
 
 from musicneurons.encode import encode_corpus
-from musicneurons.model.checkpoints import load_model, save_model
+from musicneurons.model.checkpoints import save_model
+from musicneurons.model.load import load_model
 from musicneurons.model.musicvae import MusicVAE, MusicVAEConfig
 
 TARGET_RSS_GB = 2.0

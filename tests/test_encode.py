@@ -20,7 +20,7 @@ from musicneurons.cli import main
 from musicneurons.encode import encode_corpus, parse_devices, parse_shard, read_latents
 from musicneurons.encode.plan import Part, cut_parts, describe_inputs, shard_parts, split_among_workers
 from musicneurons.errors import UserError
-from musicneurons.model.checkpoints import load_model
+from musicneurons.model.load import load_model
 
 
 @pytest.fixture(scope="module")

@@ -48,8 +48,8 @@ from musicneurons.encode.plan import (
     split_among_workers,
 )
 from musicneurons.errors import UserError
-from musicneurons.model.checkpoints import load_model
 from musicneurons.model.inference import PRECISIONS, TrainedModel
+from musicneurons.model.load import load_model
 
 log = logging.getLogger(__name__)
 

@@ -32,7 +32,7 @@ from musicneurons.encode.latents import check_folder, clear_folder, write_record
 from musicneurons.encode.local import EncodeSummary, _check_options, job_settings
 from musicneurons.encode.plan import DEFAULT_PART_ROWS, describe_inputs, find_inputs, window_matrix
 from musicneurons.errors import UserError
-from musicneurons.model.checkpoints import load_model
+from musicneurons.model.load import load_model
 
 log = logging.getLogger(__name__)
 
