@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     from musicneurons.constants import DEFAULT_QPM
     from musicneurons.data.corpus import read_windows
     from musicneurons.errors import UserError
-    from musicneurons.model.checkpoints import load_model
+    from musicneurons.model.load import load_model
 
     out = Path(args.out)
     if (out / "probe.json").exists() and not args.overwrite:

@@ -80,6 +80,8 @@ def explicitness(
         # one BLAS thread: these fits are small, and threads fighting over a busy machine cost 10x
         with warnings.catch_warnings(), threadpool_limits(1):
             warnings.simplefilter("ignore", ConvergenceWarning)  # capped at 100 iterations: it still ranks
+            # few samples per level of a 20-level factor: sklearn suspects a regression target; it is classes
+            warnings.filterwarnings("ignore", message="The number of unique classes", category=UserWarning)
             clf = LogisticRegression(max_iter=100).fit(z[train], y_train)
             proba = clf.predict_proba(z[test])
         aucs = []
