@@ -7,8 +7,8 @@ reconstruction and features of the real and negative windows, then the probes' c
 nothing a user would run instead, so the reference printed beside each time is the decoder's own rate
 (greedy decodes per second at the same batch), which bounds the probes.
 
-Run:  .venv/bin/python bench/bench_probes.py [--bars 2] [--probe-windows 32] [--top-k 8] [--steps 7]
-      [--detector-windows 512] [--disentanglement-samples 1000]
+Run:  .venv/bin/python bench/bench_probes.py [--bars 2] [--probe-windows 16] [--top-k 8] [--steps 7]
+      [--detector-windows 256] [--disentanglement-samples 1000]
 Timings are wall-clock on a shared machine: quote them with the load average printed beside them.
 """
 
@@ -41,11 +41,11 @@ def load() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bars", type=int, default=2, choices=(2, 16))
-    parser.add_argument("--probe-windows", type=int, default=32)
+    parser.add_argument("--probe-windows", type=int, default=16)
     parser.add_argument("--top-k", type=int, default=8)
     parser.add_argument("--n-noise", type=int, default=2)
     parser.add_argument("--steps", type=int, default=7)
-    parser.add_argument("--detector-windows", type=int, default=512)
+    parser.add_argument("--detector-windows", type=int, default=256)
     parser.add_argument("--disentanglement-samples", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -85,10 +85,13 @@ def main() -> None:
     print(f"probes: {n} decodes in {seconds:.1f} s ({n / seconds:.0f}/s; decoder alone {n / rate:.1f} s)")
     print(f"  {load()}")
 
+    from musicneurons.features.registry import FEATURES
+
     features = musicneurons.compute_features(windows, qpm)
+    features = features[[c for c in features.columns if c in FEATURES]]  # the jSymbolic P/R/M features
     for name, latents, kwargs in (
         ("music neurons", mu[:, split.is_music], {}),
-        ("all dims", mu, {"fit_latents": "active"}),
+        ("all dims", mu, {"with_explicitness": False}),  # as the study: no 512-dim explicitness
     ):
         started = time.perf_counter()
         scores = musicneurons.disentanglement_scores(
