@@ -54,6 +54,7 @@ def test_probe_writes_effects_for_music_and_noise_neurons(
     assert set(effects["neuron"]) == set(info["neurons"])
     assert {"P12", "R15", "M2"} <= set(effects["feature"])
     assert effects["change_share"].between(0, 1).all()
+    assert (out / "attribute_change.png").read_bytes()[:4] == b"\x89PNG"
     decodes = pd.read_parquet(out / "decodes.parquet")
     assert len(decodes) == 3 * 3 * 3
     assert main(argv) == 2  # refuses to overwrite

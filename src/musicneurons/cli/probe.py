@@ -13,7 +13,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "neurons and a few noise neurons shift mu along a grid of -SPAN..SPAN spreads (the neuron's std of "
         "mu over the windows), decode greedily and recompute every feature. Writes OUT/effects.parquet (per "
         "neuron and feature: Spearman rho, slope, latte monotonicity, share of steps that change it), "
-        "OUT/by_group.parquet, OUT/decodes.parquet (the features of every decode) and OUT/probe.json.",
+        "OUT/by_group.parquet, OUT/decodes.parquet (the features of every decode), OUT/probe.json and the "
+        "heat map OUT/attribute_change.png.",
     )
     p.add_argument(
         "--model", required=True, help="model folder, Magenta checkpoint or default-2bar / default-16bar"
@@ -85,6 +86,13 @@ def run(args: argparse.Namespace) -> int:
     info = {"model": str(args.model), "windows": str(args.windows), "seed": args.seed, "seconds": seconds}
     info.update(probes.info)
     atomic_write(out / "probe.json", lambda tmp: tmp.write_text(json.dumps(info, indent=2) + "\n"))
+    from musicneurons.figures.probes import attribute_change_figure
+    from musicneurons.figures.saving import save_figure
+
+    title = f"{args.model}: Spearman ρ of each feature's change against the shift of each neuron"
+    save_figure(
+        attribute_change_figure(result.effects, title=title), out / "attribute_change", formats=("png",)
+    )
     n_decodes, n_windows = info["n_decodes"], info["n_probe_windows"]
     print(f"{n_decodes} greedy decodes of {n_windows} windows in {seconds:.1f} s -> {out}")
     for neuron, label in zip(info["neurons"], info["labels"], strict=True):
