@@ -1,8 +1,8 @@
 """Training throughput (examples/s) of the embedded default configs on this machine, fp32 and bf16 autocast.
 
-One optimiser step = encode + reparameterise + teacher-forced decode + Magenta loss + backward + clipping + TF Adam,
-on random windows. Run: ``.venv/bin/python bench/bench_train.py [--threads 1] [--steps 5]``. The machine is shared:
-compare fp32 and bf16 from the same run, not across runs.
+One optimiser step = encode + reparameterise + teacher-forced decode + Magenta loss + backward + clipping +
+TF Adam, on random windows. Run: ``.venv/bin/python bench/bench_train.py [--threads 1] [--steps 5]``. The
+machine is shared: compare fp32 and bf16 from the same run, not across runs.
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ import torch
 
 from musicneurons.device import configure_cpu_numerics
 from musicneurons.model.musicvae import MusicVAE
-from musicneurons.training.train import TRAIN_PRESETS, TFAdam, clip_gradients, loss_terms
+from musicneurons.training.config import TRAIN_PRESETS
+from musicneurons.training.objective import loss_terms
+from musicneurons.training.optim import TFAdam, clip_gradients
 
 
 def examples_per_second(preset: str, *, bf16: bool, steps: int, batch_size: int | None = None) -> float:

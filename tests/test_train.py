@@ -1,4 +1,4 @@
-"""Training: Magenta's schedules and loss by hand-computed values, TF Adam, clipping, augmentation, overfit, resume."""
+"""Training: Magenta's schedules and loss by hand-computed values, TF Adam, clipping, augmentation, resume."""
 
 from __future__ import annotations
 
@@ -14,22 +14,17 @@ from safetensors.torch import load_file
 
 from musicneurons.cli import main
 from musicneurons.model.musicvae import MusicVAEConfig
-from musicneurons.training.train import (
-    TRAIN_PRESETS,
-    TFAdam,
-    TrainConfig,
-    batch_indices,
+from musicneurons.training import TRAIN_PRESETS, TrainConfig, train, warm_start
+from musicneurons.training.batches import batch_indices, split_by_source, transpose_windows
+from musicneurons.training.evaluation import evaluate
+from musicneurons.training.objective import (
     beta,
-    clip_gradients,
-    evaluate,
     kl_divergence,
     learning_rate,
     loss_terms,
     sampling_probability,
-    split_by_source,
-    train,
-    transpose_windows,
 )
+from musicneurons.training.optim import TFAdam, clip_gradients
 
 
 @pytest.fixture(autouse=True)
@@ -52,7 +47,7 @@ def _melodies(n: int, seed: int = 0) -> np.ndarray:
     return w
 
 
-# --------------------------------------------------------------------------- schedules (magenta_facts.md §1, §7)
+# ----------------------------------------------------------------------- schedules (magenta_facts.md §1, §7)
 
 
 def test_beta_matches_magenta_formula_at_chosen_steps():
@@ -298,7 +293,6 @@ def test_cli_train_writes_a_loadable_model(tmp_path, capsys):
 def test_warm_start_copies_matching_tensors_only(tmp_path):
     from musicneurons.model.checkpoints import save_model
     from musicneurons.model.musicvae import MusicVAE
-    from musicneurons.training.train import warm_start
 
     source = MusicVAE(TINY, generator=torch.Generator().manual_seed(1))
     save_model(source, tmp_path / "src")

@@ -47,7 +47,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from musicneurons.training.train import train_from_parquet
+    from musicneurons.training.loop import train_from_parquet
 
     if args.threads:
         torch.set_num_threads(args.threads)
