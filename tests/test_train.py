@@ -319,3 +319,148 @@ def test_progress_bar_does_not_write_a_line_per_step(tmp_path, capsys):
     train(_melodies(8), _melodies(4), TINY, cfg, tmp_path, progress=True)
     redraws = capsys.readouterr().err.count("\r")
     assert 0 < redraws < 10
+
+
+# --------------------------------------------------------------------------- resume: state without pickle
+
+
+def _resume_config(max_steps: int = 6) -> TrainConfig:
+    return TrainConfig(
+        max_beta=0.5,
+        beta_rate=0.9,
+        batch_size=8,
+        max_steps=max_steps,
+        eval_every=0,
+        checkpoint_every_s=1e9,
+        seed=5,
+        sampling_schedule="constant",
+        sampling_rate=0.3,
+    )
+
+
+def _checkpoint(run) -> object:
+    return run / (run / "latest").read_text().strip()
+
+
+class _Payload:
+    """Unpickling this runs code: it writes ``path`` (what an attacker's optimizer.pt would do)."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (exec, (f"__import__('pathlib').Path({self.path!r}).write_text('ran')",))
+
+
+def _plant_pickle(path, sentinel) -> None:
+    torch.save({"state": {0: _Payload(sentinel)}, "param_groups": []}, path)
+    torch.load(path, weights_only=False)  # the payload is live: a plain load runs it
+    assert sentinel.exists()
+    sentinel.unlink()
+
+
+def test_checkpoint_holds_no_pickle(tmp_path):
+    w = _melodies(24)
+    train(w, w[:4], TINY, _resume_config(2), tmp_path, progress=False)
+    files = sorted(p.name for p in _checkpoint(tmp_path).iterdir())
+    assert files == ["config.json", "optimizer.safetensors", "state.json", "weights.safetensors"]
+    moments = load_file(str(_checkpoint(tmp_path) / "optimizer.safetensors"))
+    assert "m/mu.weight" in moments
+    assert "v/decoder.core.output_projection.bias" in moments
+    state = json.loads((_checkpoint(tmp_path) / "state.json").read_text())
+    assert state["step"] == 2
+    assert set(state["optimizer"]["adam_step"].values()) == {2}
+
+
+def test_resume_refuses_a_pickled_optimizer_that_would_run_code(tmp_path):
+    from musicneurons.errors import UserError
+
+    w = _melodies(24)
+    run = tmp_path / "run"
+    train(w, w[:4], TINY, _resume_config(3), run, progress=False)
+    ckpt = _checkpoint(run)
+    (ckpt / "optimizer.safetensors").unlink()  # now it looks like an older run's checkpoint
+    state = json.loads((ckpt / "state.json").read_text())
+    del state["optimizer"]
+    (ckpt / "state.json").write_text(json.dumps(state))
+    sentinel = tmp_path / "code-ran"
+    _plant_pickle(ckpt / "optimizer.pt", sentinel)
+    with pytest.raises(UserError, match=r"optimizer\.pt: refused"):
+        train(w, w[:4], TINY, _resume_config(), run, progress=False, resume=True)
+    assert not sentinel.exists()
+
+
+def test_resume_never_reads_a_pickle_planted_beside_the_state(tmp_path):
+    w = _melodies(24)
+    run = tmp_path / "run"
+    train(w, w[:4], TINY, _resume_config(3), run, progress=False)
+    sentinel = tmp_path / "code-ran"
+    _plant_pickle(_checkpoint(run) / "optimizer.pt", sentinel)
+    train(w, w[:4], TINY, _resume_config(), run, progress=False, resume=True)
+    assert not sentinel.exists()
+    assert json.loads((run / "final_metrics.json").read_text())["step"] == 6
+
+
+def test_an_older_run_with_a_plain_optimizer_pickle_resumes_identically(tmp_path):
+    from musicneurons.model.musicvae import MusicVAE
+    from musicneurons.training.checkpoints import load_checkpoint
+
+    w = _melodies(24)
+    train(w, w[:4], TINY, _resume_config(), tmp_path / "full", progress=False)
+    run = tmp_path / "old"
+    train(w, w[:4], TINY, _resume_config(3), run, progress=False)
+    ckpt = _checkpoint(run)
+    model = MusicVAE(TINY)
+    opt = TFAdam(model.parameters())
+    load_checkpoint(run, model, opt)
+    torch.save(opt.state_dict(), ckpt / "optimizer.pt")  # the older format: a pickled state dict
+    (ckpt / "optimizer.safetensors").unlink()
+    state = json.loads((ckpt / "state.json").read_text())
+    del state["optimizer"]
+    (ckpt / "state.json").write_text(json.dumps(state))
+    train(w, w[:4], TINY, _resume_config(), run, progress=False, resume=True)
+    a = load_file(str(tmp_path / "full" / "model" / "weights.safetensors"))
+    b = load_file(str(run / "model" / "weights.safetensors"))
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+def test_log_has_each_step_once_after_resuming_from_an_earlier_checkpoint(tmp_path):
+    """A kill after step 5 was logged but before its checkpoint: the run resumes from step 3's checkpoint,
+    and the log lines of steps 4-5 are replaced, not repeated."""
+    import shutil
+
+    w = _melodies(24)
+    train(w, w[:4], TINY, _resume_config(), tmp_path / "full", progress=False)
+    run = tmp_path / "cut"
+    train(w, w[:4], TINY, _resume_config(3), run, progress=False)
+    shutil.copytree(_checkpoint(run), tmp_path / "saved")
+    train(w, w[:4], TINY, _resume_config(5), run, progress=False, resume=True)
+    shutil.rmtree(_checkpoint(run))  # back to step 3's checkpoint, with 5 steps in the log
+    shutil.copytree(tmp_path / "saved", run / "checkpoint-00000003")
+    (run / "latest").write_text("checkpoint-00000003")
+    with (run / "log.jsonl").open("a") as f:
+        f.write('{"loss": 1.0, "st')  # a line cut short by the kill
+    train(w, w[:4], TINY, _resume_config(), run, progress=False, resume=True)
+    lines = [json.loads(x) for x in (run / "log.jsonl").read_text().splitlines()]
+    full = [json.loads(x) for x in (tmp_path / "full" / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in lines] == [1, 2, 3, 4, 5, 6]
+    assert [r["loss"] for r in lines] == [r["loss"] for r in full]
+
+
+def test_a_fresh_run_into_a_used_folder_is_refused(tmp_path):
+    from musicneurons.errors import UserError
+
+    w = _melodies(24)
+    train(w, w[:4], TINY, _resume_config(1), tmp_path, progress=False)
+    with pytest.raises(UserError, match="already holds a training run"):
+        train(w, w[:4], TINY, _resume_config(2), tmp_path, progress=False)
+    assert len((tmp_path / "log.jsonl").read_text().splitlines()) == 1
+
+
+def test_stray_temporary_checkpoints_are_removed(tmp_path):
+    w = _melodies(24)
+    train(w, w[:4], TINY, _resume_config(1), tmp_path, progress=False)
+    (tmp_path / ".checkpoint-00000007.tmp").mkdir()  # left by a kill while writing
+    train(w, w[:4], TINY, _resume_config(2), tmp_path, progress=False, resume=True)
+    assert not list(tmp_path.glob(".checkpoint-*"))

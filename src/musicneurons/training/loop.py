@@ -16,11 +16,18 @@ from typing import Any
 import numpy as np
 import torch
 
+from musicneurons.atomic_files import atomic_write
 from musicneurons.constants import SHARP_SIGMA_THRESHOLD
 from musicneurons.errors import UserError
 from musicneurons.model.musicvae import MusicVAE, MusicVAEConfig
 from musicneurons.training.batches import batch_indices, split_by_source, transpose_windows
-from musicneurons.training.checkpoints import has_checkpoint, load_checkpoint, save_checkpoint
+from musicneurons.training.checkpoints import (
+    has_checkpoint,
+    load_checkpoint,
+    remove_stray_temporaries,
+    save_checkpoint,
+    trim_log,
+)
 from musicneurons.training.config import TrainConfig, preset_configs, resumed_configs
 from musicneurons.training.evaluation import evaluate
 from musicneurons.training.objective import learning_rate, loss_terms, sampling_probability
@@ -32,6 +39,8 @@ log = logging.getLogger(__name__)
 _EVAL_STREAM = 11
 _TRANSPOSE_STREAM = 13
 _STEP_SEED_MULTIPLIER = 1_000_003  # torch generator of step s: seed * this + s
+LOG_FILE = "log.jsonl"  # one JSON line per optimiser step
+CONFIG_FILE = "train_config.json"  # the run's architecture and training configs (a resumed run reads them)
 
 
 def warm_start(model: MusicVAE, model_dir: str | os.PathLike) -> list[str]:
@@ -51,6 +60,15 @@ def warm_start(model: MusicVAE, model_dir: str | os.PathLike) -> list[str]:
     model.load_state_dict({**target, **{k: source[k] for k in loaded}})
     log.info("warm start from %s: %d tensors (%s ...)", model_dir, len(loaded), ", ".join(loaded[:3]))
     return loaded
+
+
+def _check_out(out: Path, resuming: bool) -> None:
+    """Refuse to start a fresh run in a folder that holds another one (its log would mix with the new one)."""
+    if resuming:
+        return
+    if has_checkpoint(out) or (out / LOG_FILE).exists():
+        msg = f"{out} already holds a training run: add --resume to continue it, or choose another --out"
+        raise UserError(msg)
 
 
 def step_batch(windows: np.ndarray, step: int, cfg: TrainConfig) -> np.ndarray:
@@ -134,8 +152,10 @@ def train(
     if train_windows.ndim != 2 or train_windows.shape[1] != steps_per_window:
         msg = f"training windows have shape {train_windows.shape}, the model needs (n, {steps_per_window})"
         raise UserError(msg)
-    model = MusicVAE(model_config, generator=torch.Generator().manual_seed(cfg.seed)).to(device)
     resuming = resume and has_checkpoint(out)
+    _check_out(out, resuming)
+    remove_stray_temporaries(out)
+    model = MusicVAE(model_config, generator=torch.Generator().manual_seed(cfg.seed)).to(device)
     if init_from is not None and not resuming:
         loaded = warm_start(model, init_from)
         metadata = {**(metadata or {}), "init_from": str(init_from), "init_tensors": loaded}
@@ -143,7 +163,13 @@ def train(
     step, elapsed = 0, 0.0
     if resuming:
         step, elapsed = load_checkpoint(out, model, opt)
-        log.info("resumed from step %d (%.1f min trained)", step, elapsed / 60)
+        dropped = trim_log(out / LOG_FILE, step)
+        log.info(
+            "resumed from step %d (%.1f min trained; %d log lines after it dropped)",
+            step,
+            elapsed / 60,
+            dropped,
+        )
     eval_set = _eval_windows(valid_windows, cfg)
     meta = {
         "train_config": cfg.to_dict(),
@@ -151,12 +177,13 @@ def train(
         "n_valid_windows": len(valid_windows),
         **(metadata or {}),
     }
-    (out / "train_config.json").write_text(json.dumps({"model": model_config.to_dict(), **meta}, indent=1))
+    doc = json.dumps({"model": model_config.to_dict(), **meta}, indent=1)
+    atomic_write(out / CONFIG_FILE, lambda path: path.write_text(doc))
     model.train()
     last_ckpt = time.perf_counter()
     session_start = time.perf_counter() - elapsed
     bar = tqdm(total=cfg.max_steps or None, initial=step, disable=not progress, mininterval=10, unit="step")
-    logf = open(out / "log.jsonl", "a")  # noqa: SIM115 (closed in the finally below)
+    logf = open(out / LOG_FILE, "a")  # noqa: SIM115 (closed in the finally below)
 
     def time_up() -> bool:
         return cfg.max_minutes > 0 and (time.perf_counter() - session_start) >= cfg.max_minutes * 60
@@ -205,7 +232,7 @@ def train(
     final = {"step": step, "train_minutes": round(elapsed / 60, 2)}
     if eval_set is not None:
         final.update(evaluate(model, eval_set, cfg))
-    (out / "final_metrics.json").write_text(json.dumps(final, indent=1))
+    atomic_write(out / "final_metrics.json", lambda path: path.write_text(json.dumps(final, indent=1)))
     return save_model(model, out / "model", metadata={**meta, **final})
 
 
@@ -248,7 +275,7 @@ def train_from_parquet(
     from musicneurons.device import configure_cpu_numerics, resolve_device
 
     model_config, cfg = preset_configs(preset, arch_overrides, train_overrides)
-    saved = Path(out) / "train_config.json"
+    saved = Path(out) / CONFIG_FILE
     if resume and saved.exists():
         model_config, cfg = resumed_configs(json.loads(saved.read_text()), train_overrides)
     windows, sources = _read_windows(windows_path)
