@@ -464,3 +464,44 @@ def test_stray_temporary_checkpoints_are_removed(tmp_path):
     (tmp_path / ".checkpoint-00000007.tmp").mkdir()  # left by a kill while writing
     train(w, w[:4], TINY, _resume_config(2), tmp_path, progress=False, resume=True)
     assert not list(tmp_path.glob(".checkpoint-*"))
+
+
+# --------------------------------------------------------------------------- the training step's decoder
+
+
+@pytest.mark.parametrize("level_lengths", [None, (4, 8)])
+def test_training_decoder_equals_the_models_teacher_forced_path(level_lengths):
+    """Logits and every parameter gradient equal the model's own nn.LSTM path (float64: to rounding)."""
+    from musicneurons.model.musicvae import MusicVAE
+    from musicneurons.training.teacher_forced import decode_teacher_forced
+
+    config = MusicVAEConfig(
+        z_size=16, enc_rnn_size=(24,), dec_rnn_size=(32, 28), max_seq_len=32, level_lengths=level_lengths
+    )
+    model = MusicVAE(config, generator=torch.Generator().manual_seed(0)).double()
+    with torch.no_grad():  # move the weights off Magenta's initial values (zero biases) so every term matters
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn(p.shape, dtype=p.dtype, generator=torch.Generator().manual_seed(1)))
+    x = torch.as_tensor(_melodies(6).astype(np.int64))
+    z = torch.randn(6, 16, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    weights = torch.linspace(0, 1, 90, dtype=torch.float64)
+
+    def run(decode):
+        model.zero_grad()
+        zz = z.clone().requires_grad_()
+        logits = decode(zz, x)
+        (logits.log_softmax(-1) * weights).sum().backward()
+        return (
+            logits.detach(),
+            zz.grad,
+            {k: p.grad.clone() for k, p in model.named_parameters() if p.grad is not None},
+        )
+
+    ref_logits, ref_dz, ref_grads = run(model.decode_teacher_forced)
+    logits, dz, grads = run(lambda zz, xx: decode_teacher_forced(model, zz, xx))
+    torch.testing.assert_close(logits, ref_logits, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(dz, ref_dz, rtol=1e-12, atol=1e-12)
+    assert grads.keys() == ref_grads.keys()
+    assert any(k.startswith("decoder.") for k in grads)
+    for k in ref_grads:
+        torch.testing.assert_close(grads[k], ref_grads[k], rtol=1e-10, atol=1e-12, msg=k)

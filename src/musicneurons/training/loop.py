@@ -20,6 +20,7 @@ from musicneurons.atomic_files import atomic_write
 from musicneurons.constants import SHARP_SIGMA_THRESHOLD
 from musicneurons.errors import UserError
 from musicneurons.model.musicvae import MusicVAE, MusicVAEConfig
+from musicneurons.training import teacher_forced
 from musicneurons.training.batches import batch_indices, split_by_source, transpose_windows
 from musicneurons.training.checkpoints import (
     has_checkpoint,
@@ -93,12 +94,17 @@ def train_step(
     for group in opt.param_groups:
         group["lr"] = learning_rate(step, cfg)
     p_sample = sampling_probability(step, cfg)
-    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+    if cfg.bf16 or p_sample > 0:  # the model's own paths: autocast, step-by-step scheduled sampling
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+            mu, sigma = model.encode(x)
+            mu, sigma = mu.float(), sigma.float()
+            eps = torch.randn(mu.shape, generator=gen, device=device)
+            z = mu + sigma * eps
+            logits = model.decode_teacher_forced(z, x, sampling_probability=p_sample, generator=gen)
+    else:  # the same numbers, the decoder's first layer without per-step input projections
         mu, sigma = model.encode(x)
-        mu, sigma = mu.float(), sigma.float()
         eps = torch.randn(mu.shape, generator=gen, device=device)
-        z = mu + sigma * eps
-        logits = model.decode_teacher_forced(z, x, sampling_probability=p_sample, generator=gen)
+        logits = teacher_forced.decode_teacher_forced(model, mu + sigma * eps, x)
     terms = loss_terms(logits, x, mu, sigma, step, cfg)
     opt.zero_grad(set_to_none=True)
     terms["loss"].backward()
