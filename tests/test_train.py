@@ -249,6 +249,25 @@ def test_evaluate_counts_music_and_noise_dims():
     assert stats["noise_max_abs_mean_mu"] == 0.0
     assert stats["n_var_mu_above_0_01"] == 3
     assert stats["mean_sigma_sorted"][:3] == pytest.approx([0.1] * 3, abs=1e-4)
+    assert stats["noise_silent_share"] == 1.0
+    assert stats["noise_excited_median"] == 0.0
+
+
+def test_evaluate_measures_how_silent_the_noise_dims_are():
+    """Dims 0-2 sharp (sigma 0.1); of the 5 others, 3-4 have sigma 0.95 (not silent), 5-7 sigma 1 (silent);
+    dims 3 and 5 carry a constant mu of 0.5 (excited in every window), the rest mu 0.05 or 0."""
+    from musicneurons.model.musicvae import MusicVAE
+
+    model = MusicVAE(TINY, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        model.sigma.weight.zero_()
+        model.sigma.bias.copy_(torch.tensor([0.1, 0.1, 0.1, 0.95, 0.95, 1.0, 1.0, 1.0]).expm1().log())
+        model.mu.weight[3:].zero_()
+        model.mu.bias.copy_(torch.tensor([0.0, 0.0, 0.0, 0.5, 0.05, -0.5, 0.0, 0.0]))
+    stats = evaluate(model, _melodies(16), TrainConfig(), free_running=False)
+    assert stats["n_sigma_below_0_9"] == 3
+    assert stats["noise_silent_share"] == pytest.approx(3 / 5)
+    assert stats["noise_excited_median"] == 2.0
 
 
 def test_cli_train_writes_a_loadable_model(tmp_path, capsys):

@@ -6,13 +6,25 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from musicneurons.constants import SHARP_SIGMA_THRESHOLD
+from musicneurons.constants import EXCITED_MU, SHARP_SIGMA_THRESHOLD, SILENT_SIGMA
 from musicneurons.model.musicvae import MusicVAE
 from musicneurons.training.config import TrainConfig
 from musicneurons.training.objective import LN2, kl_divergence
 
 ACTIVE_VARIANCE = 0.01  # Burda et al. (2016): a dim is "active" when Var over windows of mu_j exceeds this
 EVAL_BATCH = 128  # windows per forward pass during evaluation
+
+
+def silence_measures(mu: np.ndarray, mean_sigma: np.ndarray) -> dict[str, float]:
+    """How silent the noise dims (mean sigma >= SHARP_SIGMA_THRESHOLD) are, from mu (n_windows, Z).
+
+    ``noise_silent_share``: share of the noise dims with mean sigma >= SILENT_SIGMA (1.0 when there are none);
+    ``noise_excited_median``: median over windows of the number of noise dims with |mu| > EXCITED_MU.
+    """
+    noise = mean_sigma >= SHARP_SIGMA_THRESHOLD
+    silent = float((mean_sigma[noise] >= SILENT_SIGMA).mean()) if noise.any() else 1.0
+    excited = (np.abs(mu[:, noise]) > EXCITED_MU).sum(axis=1)
+    return {"noise_silent_share": round(silent, 4), "noise_excited_median": float(np.median(excited))}
 
 
 @torch.no_grad()
@@ -22,8 +34,10 @@ def evaluate(model: MusicVAE, windows: np.ndarray, cfg: TrainConfig, *, free_run
     Returns a dict: ``val_accuracy`` (teacher-forced), ``val_free_accuracy`` (argmax, free-running; only with
     ``free_running``), ``val_r_loss``, ``val_kl_bits``, ``n_sigma_below_0_9`` (dims with mean sigma below
     :data:`~musicneurons.constants.SHARP_SIGMA_THRESHOLD`), ``n_var_mu_above_0_01`` (dims with Var(mu) above
-    :data:`ACTIVE_VARIANCE`), ``noise_max_abs_mean_mu`` (largest |mean mu| of the other dims) and
-    ``mean_sigma_sorted``.
+    :data:`ACTIVE_VARIANCE`), ``noise_max_abs_mean_mu`` (largest |mean mu| of the other dims, the "noise"
+    dims), the silence of the noise dims: ``noise_silent_share`` (share of them with mean sigma >=
+    :data:`~musicneurons.constants.SILENT_SIGMA`) and ``noise_excited_median`` (median over the windows of the
+    number of noise dims with |mu| > :data:`~musicneurons.constants.EXCITED_MU`), and ``mean_sigma_sorted``.
     """
     model.eval()
     device = next(model.parameters()).device
@@ -57,6 +71,7 @@ def evaluate(model: MusicVAE, windows: np.ndarray, cfg: TrainConfig, *, free_run
         "n_sigma_below_0_9": int(sharp.sum()),
         "n_var_mu_above_0_01": int((mu_np.var(axis=0) > ACTIVE_VARIANCE).sum()),
         "noise_max_abs_mean_mu": float(np.abs(mu_np.mean(axis=0)[~sharp]).max()) if (~sharp).any() else 0.0,
+        **silence_measures(mu_np, mean_sigma),
         "mean_sigma_sorted": [round(float(s), 4) for s in np.sort(mean_sigma)],
     }
     if free_running:

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from musicneurons.atomic_files import atomic_write
-from musicneurons.constants import SHARP_SIGMA_THRESHOLD
+from musicneurons.constants import EXCITED_MU, SHARP_SIGMA_THRESHOLD, SILENT_SIGMA
 from musicneurons.errors import UserError
 from musicneurons.model.musicvae import MusicVAE, MusicVAEConfig
 from musicneurons.training import teacher_forced
@@ -211,12 +211,17 @@ def train(
             if eval_set is not None and cfg.eval_every and step % cfg.eval_every == 0:
                 record.update(evaluate(model, eval_set, cfg))
                 log.info(
-                    "step %d: val acc %.3f free %.3f, dims sigma<%g: %d",
+                    "step %d: val acc %.3f free %.3f; dims sigma<%g: %d; others silent (sigma>=%g) %.0f%%, "
+                    "excited (|mu|>%g) per window %g",
                     step,
                     record["val_accuracy"],
                     record["val_free_accuracy"],
                     SHARP_SIGMA_THRESHOLD,
                     record["n_sigma_below_0_9"],
+                    SILENT_SIGMA,
+                    100 * record["noise_silent_share"],
+                    EXCITED_MU,
+                    record["noise_excited_median"],
                 )
             logf.write(json.dumps(record) + "\n")
             logf.flush()
