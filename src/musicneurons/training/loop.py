@@ -20,7 +20,7 @@ from musicneurons.atomic_files import atomic_write
 from musicneurons.constants import EXCITED_MU, SHARP_SIGMA_THRESHOLD, SILENT_SIGMA
 from musicneurons.errors import UserError
 from musicneurons.model.musicvae import MusicVAE, MusicVAEConfig
-from musicneurons.training import teacher_forced
+from musicneurons.training import scheduled, teacher_forced
 from musicneurons.training.batches import batch_indices, split_by_source, transpose_windows
 from musicneurons.training.checkpoints import (
     has_checkpoint,
@@ -94,17 +94,21 @@ def train_step(
     for group in opt.param_groups:
         group["lr"] = learning_rate(step, cfg)
     p_sample = sampling_probability(step, cfg)
-    if cfg.bf16 or p_sample > 0:  # the model's own paths: autocast, step-by-step scheduled sampling
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+    if cfg.bf16:  # the model's own paths under autocast
+        with torch.autocast(device.type, dtype=torch.bfloat16):
             mu, sigma = model.encode(x)
             mu, sigma = mu.float(), sigma.float()
             eps = torch.randn(mu.shape, generator=gen, device=device)
             z = mu + sigma * eps
             logits = model.decode_teacher_forced(z, x, sampling_probability=p_sample, generator=gen)
-    else:  # the same numbers, the decoder's first layer without per-step input projections
+    else:  # the model's numbers, with a decoder built for training (teacher_forced.py, scheduled.py)
         mu, sigma = model.encode(x)
         eps = torch.randn(mu.shape, generator=gen, device=device)
-        logits = teacher_forced.decode_teacher_forced(model, mu + sigma * eps, x)
+        z = mu + sigma * eps
+        if p_sample > 0:
+            logits = scheduled.decode_scheduled(model, z, x, p_sample, gen)
+        else:
+            logits = teacher_forced.decode_teacher_forced(model, z, x)
     terms = loss_terms(logits, x, mu, sigma, step, cfg)
     opt.zero_grad(set_to_none=True)
     terms["loss"].backward()

@@ -30,7 +30,9 @@ def _bias(layer: nn.LSTM, suffix: str = "l0") -> Tensor:
     return getattr(layer, f"bias_ih_{suffix}") + getattr(layer, f"bias_hh_{suffix}")
 
 
-def _categorical(core: nn.Module, cond: Tensor, targets: Tensor, first: Tensor | None) -> Tensor:
+def categorical_teacher_forced(
+    core: nn.Module, cond: Tensor, targets: Tensor, first: Tensor | None
+) -> Tensor:
     """Logits (N, T, C) of a ``CategoricalLstmDecoder`` fed the true previous class (``first`` at t = 0)."""
     n = targets.shape[0]
     classes = core.num_classes
@@ -53,7 +55,7 @@ def decode_teacher_forced(model: MusicVAE, z: Tensor, targets: Tensor) -> Tensor
     """Decoder logits (B, T, C), the true previous class being the input at every step (teacher forcing)."""
     decoder = model.decoder
     if not model.config.hierarchical:
-        return _categorical(decoder.core, z, targets, None)
+        return categorical_teacher_forced(decoder.core, z, targets, None)
     batch, steps = targets.shape
     spb = model.config.level_lengths[-1]
     n_bars = steps // spb
@@ -63,5 +65,7 @@ def decode_teacher_forced(model: MusicVAE, z: Tensor, targets: Tensor) -> Tensor
     e = decoder.conductor_outputs(z, n_bars).reshape(batch * n_bars, -1)
     first = torch.full((batch, n_bars), decoder.num_classes, dtype=torch.long, device=targets.device)
     first[:, 1:] = targets[:, spb - 1 : -1 : spb].long()  # bar i starts from the last class of bar i - 1
-    logits = _categorical(decoder.core, e, targets.reshape(batch * n_bars, spb), first.reshape(-1))
+    logits = categorical_teacher_forced(
+        decoder.core, e, targets.reshape(batch * n_bars, spb), first.reshape(-1)
+    )
     return logits.reshape(batch, steps, -1)
