@@ -132,6 +132,25 @@ def _step_record(terms: dict[str, torch.Tensor], step: int, cfg: TrainConfig, **
     return record
 
 
+def _evaluate_and_log(model: MusicVAE, eval_set: np.ndarray, cfg: TrainConfig, step: int) -> dict:
+    """The validation metrics of :func:`evaluate`, also logged as one line (the silence measures included)."""
+    record = evaluate(model, eval_set, cfg)
+    log.info(
+        "step %d: val acc %.3f free %.3f; dims sigma<%g: %d; others silent (sigma>=%g) %.0f%%, "
+        "excited (|mu|>%g) per window %g",
+        step,
+        record["val_accuracy"],
+        record["val_free_accuracy"],
+        SHARP_SIGMA_THRESHOLD,
+        record["n_sigma_below_0_9"],
+        SILENT_SIGMA,
+        100 * record["noise_silent_share"],
+        EXCITED_MU,
+        record["noise_excited_median"],
+    )
+    return record
+
+
 def train(
     train_windows: np.ndarray,
     valid_windows: np.ndarray,
@@ -213,20 +232,7 @@ def train(
                 minutes=round((time.perf_counter() - session_start) / 60, 3),
             )
             if eval_set is not None and cfg.eval_every and step % cfg.eval_every == 0:
-                record.update(evaluate(model, eval_set, cfg))
-                log.info(
-                    "step %d: val acc %.3f free %.3f; dims sigma<%g: %d; others silent (sigma>=%g) %.0f%%, "
-                    "excited (|mu|>%g) per window %g",
-                    step,
-                    record["val_accuracy"],
-                    record["val_free_accuracy"],
-                    SHARP_SIGMA_THRESHOLD,
-                    record["n_sigma_below_0_9"],
-                    SILENT_SIGMA,
-                    100 * record["noise_silent_share"],
-                    EXCITED_MU,
-                    record["noise_excited_median"],
-                )
+                record.update(_evaluate_and_log(model, eval_set, cfg, step))
             logf.write(json.dumps(record) + "\n")
             logf.flush()
             # refresh=False: the bar redraws at most every mininterval (a log file gets no line per step)
