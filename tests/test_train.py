@@ -558,3 +558,28 @@ def test_scheduled_sampling_decoder_equals_the_models(level_lengths, p):
     assert grads.keys() == ref_grads.keys()
     for k in ref_grads:
         torch.testing.assert_close(grads[k], ref_grads[k], rtol=1e-10, atol=1e-12, msg=k)
+
+
+def test_cli_resume_of_a_hostile_run_folder_is_one_line_and_exit_2(tmp_path, capsys):
+    w = _melodies(40)
+    pd.DataFrame({"source": [f"s{i % 10}.mid" for i in range(40)], "window": list(w.astype(int))}).to_parquet(
+        tmp_path / "windows.parquet"
+    )
+    args = ["train", str(tmp_path / "windows.parquet"), "--out", str(tmp_path / "run"), "--z-size", "8"]
+    args += ["--enc-rnn-size", "16", "--dec-rnn-size", "16", "--batch-size", "8", "--device", "cpu"]
+    assert main([*args, "--max-steps", "1", "--threads", "1"]) == 0
+    ckpt = _checkpoint(tmp_path / "run")
+    (ckpt / "optimizer.safetensors").unlink()
+    state = json.loads((ckpt / "state.json").read_text())
+    del state["optimizer"]
+    (ckpt / "state.json").write_text(json.dumps(state))
+    sentinel = tmp_path / "code-ran"
+    _plant_pickle(ckpt / "optimizer.pt", sentinel)
+    capsys.readouterr()
+    assert main([*args, "--max-steps", "2", "--threads", "1", "--resume"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "optimizer.pt: refused" in err
+    assert "Traceback" not in err
+    assert not sentinel.exists()
+    assert main([*args, "--max-steps", "2", "--threads", "1"]) == 2  # a fresh run into it: refused too
+    assert "already holds a training run" in capsys.readouterr().err
