@@ -94,14 +94,16 @@ def train_step(
     for group in opt.param_groups:
         group["lr"] = learning_rate(step, cfg)
     p_sample = sampling_probability(step, cfg)
-    if cfg.bf16:  # the model's own paths under autocast
-        with torch.autocast(device.type, dtype=torch.bfloat16):
+    if (
+        cfg.bf16 or device.type != "cpu"
+    ):  # the model's own paths (autocast; cuDNN's kernels, not measured here)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
             mu, sigma = model.encode(x)
             mu, sigma = mu.float(), sigma.float()
             eps = torch.randn(mu.shape, generator=gen, device=device)
             z = mu + sigma * eps
             logits = model.decode_teacher_forced(z, x, sampling_probability=p_sample, generator=gen)
-    else:  # the model's numbers, with a decoder built for training (teacher_forced.py, scheduled.py)
+    else:  # fp32 on CPU: the model's numbers, with decoders built for training (teacher_forced, scheduled)
         mu, sigma = model.encode(x)
         eps = torch.randn(mu.shape, generator=gen, device=device)
         z = mu + sigma * eps

@@ -6,8 +6,8 @@ sequence: here the one-hot part is a row lookup and cond is projected once per s
 recurrence runs per step. The upper decoder layers (plain inputs) and the encoder keep ``nn.LSTM``'s fused
 oneDNN kernel, which runs a recurrence about twice as fast per flop as per-step matmuls on the CPUs measured
 (docs/training.md). The parameters are read by their names in the checkpoint format
-(``decoder.core.rnn.layers.0.weight_ih_l0``...). Used in fp32 without scheduled sampling (the default
-presets); the loop takes the model's own path otherwise.
+(``decoder.core.rnn.layers.0.weight_ih_l0``...). Used in fp32 on the CPU without scheduled sampling
+(the default presets); the loop takes the model's own path otherwise.
 """
 
 from __future__ import annotations
