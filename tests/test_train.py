@@ -271,7 +271,7 @@ def test_evaluate_measures_how_silent_the_noise_dims_are():
 
 
 def test_cli_train_writes_a_loadable_model(tmp_path, capsys):
-    from musicneurons.model.checkpoints import load_model
+    from musicneurons.model.load import load_model
 
     w = _melodies(40)
     pd.DataFrame(
