@@ -153,13 +153,16 @@ def load_checkpoint(out: Path, model: MusicVAE, opt: TFAdam) -> tuple[int, float
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
+    from musicneurons.model.checkpoints import load_folder
+
     ckpt = out / (out / LATEST).read_text().strip()
     if not ckpt.is_dir() or ckpt.parent != out:
         msg = f"{out / LATEST} names {ckpt.name!r}, which is not a checkpoint folder in {out}"
         raise UserError(msg)
     step, elapsed, scalars = _read_state(ckpt / STATE_FILE)
+    weights, _ = load_folder(ckpt)  # checked: config, shapes, checksums; errors name the file
+    model.load_state_dict(weights.state_dict())
     try:
-        model.load_state_dict(load_file(str(ckpt / "weights.safetensors")))
         if scalars is not None:
             tensors = load_file(str(ckpt / OPTIMIZER_FILE))
     except (SafetensorError, OSError, RuntimeError) as exc:

@@ -50,9 +50,9 @@ def warm_start(model: MusicVAE, model_dir: str | os.PathLike) -> list[str]:
     E.g. the encoder, mu and sigma of a trained 2-bar model into a 16-bar model with the same encoder. Returns
     the names copied.
     """
-    from safetensors.torch import load_file
+    from musicneurons.model.checkpoints import load_folder
 
-    source = load_file(str(Path(model_dir) / "weights.safetensors"))
+    source = load_folder(model_dir)[0].state_dict()  # checked: config, shapes, checksums
     target = model.state_dict()
     loaded = sorted(k for k, v in source.items() if k in target and tuple(target[k].shape) == tuple(v.shape))
     if not loaded:
