@@ -29,7 +29,17 @@ Typical pipeline (each step writes Parquet / safetensors you can open yourself):
 Run `musicneurons COMMAND --help` for each command's options."""
 
 # command modules under musicneurons.cli, in the order `--help` lists them
-COMMANDS: tuple[str, ...] = ("extract", "convert", "features", "train", "center", "study")
+COMMANDS: tuple[str, ...] = (
+    "extract",
+    "convert",
+    "features",
+    "train",
+    "center",
+    "study",
+    "sample",
+    "reconstruct",
+    "interpolate",
+)
 
 # exceptions that mean "the input is wrong", reported as one line with exit code 2
 USER_ERRORS: tuple[type[BaseException], ...] = (
