@@ -39,6 +39,7 @@ COMMANDS: tuple[str, ...] = (
     "sample",
     "reconstruct",
     "interpolate",
+    "explore",
 )
 
 # exceptions that mean "the input is wrong", reported as one line with exit code 2

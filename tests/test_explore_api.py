@@ -1,0 +1,244 @@
+"""The explorer's JSON API over HTTP (server on 127.0.0.1, port 0), checked against the model itself."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from musicneurons import load_model
+from musicneurons.constants import MUSIC_SIGMA_THRESHOLD
+from musicneurons.data.defaults import default_windows
+from musicneurons.data.encoding import notes_from_classes, windows_to_midi
+from musicneurons.data.midi import read_midi
+from musicneurons.explore.server import MAX_BODY, start_server
+from musicneurons.explore.session import build_session
+from musicneurons.model.inference import slerp
+
+N_WINDOWS = 24
+STEP = 0.125  # seconds per step at the model's 120 qpm
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_model(device="cpu")
+
+
+@pytest.fixture(scope="module")
+def windows():
+    return default_windows(2)[:N_WINDOWS]
+
+
+@pytest.fixture(scope="module")
+def server(model, windows):
+    session = build_session(model, windows=windows, ranking_windows=N_WINDOWS)
+    server = start_server(session, "127.0.0.1", 0)
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def request(server, method, path, body=None, headers=None):
+    """(status, parsed JSON or raw bytes, content type) of one request."""
+    host, port = server.server_address[:2]
+    conn = http.client.HTTPConnection(host, port, timeout=60)
+    data = json.dumps(body).encode() if isinstance(body, dict | list) else body
+    conn.request(method, path, body=data, headers=headers or {})
+    response = conn.getresponse()
+    raw = response.read()
+    kind = response.getheader("Content-Type", "")
+    conn.close()
+    return response.status, json.loads(raw) if kind == "application/json" else raw, kind
+
+
+def post(server, path, body):
+    return request(server, "POST", path, body)
+
+
+def test_binds_localhost(server):
+    assert server.server_address[0] == "127.0.0.1"
+    assert server.url.startswith("http://127.0.0.1:")
+
+
+def test_encode_returns_the_posterior_and_the_ranking(server, model, windows):
+    status, answer, _ = post(server, "/api/encode", {"window": windows[3].tolist()})
+    assert status == 200
+    assert set(answer) == {"mu", "sigma", "order", "n_music"}
+    _, mu, sigma = model.encode(windows)
+    np.testing.assert_allclose(answer["mu"], mu[3], atol=1e-5)
+    np.testing.assert_allclose(answer["sigma"], sigma[3], atol=1e-5)
+    mean_sigma = sigma.astype(np.float64).mean(axis=0)
+    assert sorted(answer["order"]) == list(range(512))
+    assert np.all(np.diff(mean_sigma[answer["order"]]) >= 0)  # smallest mean sigma first
+    assert answer["n_music"] == int((mean_sigma < MUSIC_SIGMA_THRESHOLD).sum())
+
+
+def test_decode_is_the_greedy_decode_with_notes_in_seconds(server, model, windows):
+    _, mu, _ = model.encode(windows[:1])
+    status, answer, _ = post(server, "/api/decode", {"z": mu[0].tolist()})
+    assert status == 200
+    assert set(answer) == {"window", "notes"}
+    expected = model.decode(mu, temperature=0.0)[0]
+    assert answer["window"] == expected.tolist()
+    assert answer["notes"] == [
+        {"pitch": p, "start": s * STEP, "end": e * STEP} for p, s, e in notes_from_classes(expected)
+    ]
+
+
+def test_interpolate_ends_at_both_means(server, model, windows):
+    a, b = windows[0].tolist(), windows[5].tolist()
+    status, answer, _ = post(server, "/api/interpolate", {"a": a, "b": b, "steps": 3})
+    assert status == 200
+    _, mu, _ = model.encode(np.stack([a, b]))
+    z = np.array(answer["z"])
+    np.testing.assert_allclose(z, slerp(mu[0], mu[1], np.array([0.0, 0.5, 1.0])), atol=1e-5)
+    assert answer["t"] == [0.0, 0.5, 1.0]
+    assert answer["windows"] == model.decode(z, temperature=0.0).tolist()
+    assert [len(n) for n in answer["notes"]] == [len(notes_from_classes(w)) for w in answer["windows"]]
+
+
+def test_traverse_sweeps_one_dim(server, model):
+    z = np.zeros(512)
+    status, answer, _ = post(server, "/api/traverse", {"z": z.tolist(), "dim": 7, "steps": 7})
+    assert status == 200
+    assert answer["values"] == pytest.approx([-3, -2, -1, 0, 1, 2, 3])
+    zs = np.zeros((7, 512), np.float32)
+    zs[:, 7] = np.arange(-3, 4)
+    assert answer["windows"] == model.decode(zs, temperature=0.0).tolist()
+
+
+def test_melodies_and_info(server, windows):
+    status, answer, _ = request(server, "GET", "/api/melodies")
+    assert status == 200
+    assert [m["window"] for m in answer["melodies"]] == windows.tolist()
+    assert {"id", "title", "source", "window"} <= set(answer["melodies"][0])
+    status, info, _ = request(server, "GET", "/api/info")
+    assert (info["z_size"], info["steps"], info["qpm"]) == (512, 32, 120.0)
+
+
+def test_upload_reads_the_melody_windows(server, tmp_path):
+    window = np.zeros(32, dtype=np.int8)
+    window[::4] = [41, 43, 45, 46, 48, 50, 52, 53]  # C4 D4 E4 F4 G4 A4 B4 C5 in quarter notes
+    data = windows_to_midi(window, tmp_path / "scale.mid").read_bytes()
+    status, answer, _ = request(server, "POST", "/api/upload", data, {"Content-Type": "audio/midi"})
+    assert status == 200
+    assert answer["windows"][0] == window.tolist()
+    assert answer["qpm"][0] == pytest.approx(120.0)
+
+
+def test_midi_download_holds_the_window(server, tmp_path):
+    window = np.zeros(32, dtype=np.int8)
+    window[[0, 8, 9]] = [50, 1, 53]  # A4 for 8 steps, note-off, then C5 to the end
+    status, data, kind = post(server, "/api/midi", {"window": window.tolist()})
+    assert status == 200
+    assert kind == "audio/midi"
+    (tmp_path / "d.mid").write_bytes(data)
+    score = read_midi(tmp_path / "d.mid")
+    assert score.pitch.tolist() == [69, 72]
+    np.testing.assert_allclose(score.start, [0.0, 9 * STEP], atol=1e-3)
+    np.testing.assert_allclose(score.end, [8 * STEP, 32 * STEP], atol=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "message"),
+    [
+        ("/api/decode", {"z": [0.0] * 511}, 400, "z must be a list of 512"),
+        ("/api/decode", {"z": "zeros"}, 400, "z must be a list"),
+        ("/api/decode", b'{"z": [NaN' + b", 0" * 511 + b"]}", 400, "finite"),
+        ("/api/decode", {"z": [0.0] * 512, "temperature": -1}, 400, "temperature"),
+        ("/api/encode", {"window": [0] * 31}, 400, "window must be a list of 32"),
+        ("/api/encode", {"window": [90] * 32}, 400, "0..89"),
+        ("/api/encode", {"window": [True] * 32}, 400, "0..89"),
+        ("/api/encode", b"not json", 400, "not JSON"),
+        ("/api/encode", b"[1, 2]", 400, "JSON object"),
+        ("/api/interpolate", {"a": [0] * 32, "b": [0] * 32, "steps": 10_000}, 400, "steps"),
+        ("/api/traverse", {"z": [0.0] * 512, "dim": 512}, 400, "dim"),
+        ("/api/upload", b"MThd garbage", 400, "not a readable MIDI file"),
+        ("/api/upload", b"", 400, "not a readable MIDI file"),
+        ("/api/nothing", {}, 404, "no such API"),
+    ],
+)
+def test_bad_input_gets_a_json_error_and_the_server_lives(server, path, body, status, message):
+    got, answer, kind = post(server, path, body)
+    assert got == status
+    assert kind == "application/json"
+    assert message in answer["error"]
+    assert request(server, "GET", "/api/info")[0] == 200
+
+
+def test_huge_body_is_refused_unread(server):
+    host, port = server.server_address[:2]
+    conn = http.client.HTTPConnection(host, port, timeout=30)
+    conn.putrequest("POST", "/api/decode")
+    conn.putheader("Content-Length", str(MAX_BODY + 1))
+    conn.endheaders()  # the body is never sent: the server must answer without waiting for it
+    response = conn.getresponse()
+    assert response.status == 413
+    assert "over" in json.loads(response.read())["error"]
+    conn.close()
+    assert request(server, "GET", "/api/info")[0] == 200
+
+
+def test_missing_length_is_refused(server):
+    host, port = server.server_address[:2]
+    conn = http.client.HTTPConnection(host, port, timeout=30)
+    conn.putrequest("POST", "/api/decode")
+    conn.endheaders()
+    assert conn.getresponse().status == 411
+    conn.close()
+
+
+@pytest.mark.parametrize("path", ["/static/../session.py", "/static/%2e%2e/server.py", "/static/nope.js"])
+def test_static_files_stay_inside_the_folder(server, path):
+    assert request(server, "GET", path)[0] == 404
+
+
+def test_page_and_vendored_scripts_are_served(server):
+    status, page, kind = request(server, "GET", "/")
+    assert status == 200
+    assert kind.startswith("text/html")
+    for script in ("vendor/Tone.js", "vendor/core.js", "vendor/midi-player.min.js", "app.js"):
+        assert f"/static/{script}".encode() in page
+        status, _, kind = request(server, "GET", f"/static/{script}")
+        assert (status, kind) == (200, "text/javascript; charset=utf-8")
+
+
+def test_latest_slider_request_wins(server, model):
+    """Two requests of one channel wait for the model: the older one is answered stale, unrun."""
+    session = server.session
+    answers = {}
+
+    def send(seq):
+        answers[seq] = post(server, "/api/decode", {"z": [0.0] * 512, "channel": "test", "seq": seq})[1]
+
+    with session.lock:  # the model is busy: both requests queue up
+        threads = [threading.Thread(target=send, args=(seq,)) for seq in (1, 2)]
+        threads[0].start()
+        deadline = time.monotonic() + 30
+        while session.latest.get("test") != 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        threads[1].start()
+        while session.latest.get("test") != 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    for thread in threads:
+        thread.join(60)
+    assert answers[1] == {"stale": True}
+    assert answers[2]["window"] == model.decode(np.zeros((1, 512)), temperature=0.0)[0].tolist()
+
+
+def test_concurrent_requests_all_answer(server):
+    results = []
+
+    def send(i):
+        results.append(post(server, "/api/decode", {"z": [0.1 * i] * 512})[0])
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert results == [200] * 6
