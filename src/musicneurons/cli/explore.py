@@ -90,6 +90,8 @@ def run(args: argparse.Namespace) -> int:
         webbrowser.open(server.url)
     try:
         threading_event_wait()
+    except KeyboardInterrupt:
+        print("explorer stopped", flush=True)
     finally:
         server.shutdown()
         server.server_close()

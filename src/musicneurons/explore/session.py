@@ -28,6 +28,7 @@ from musicneurons.explore.generate import window_notes
 log = logging.getLogger(__name__)
 
 MAX_STEPS = 64  # interpolation / traversal points per request
+MAX_CHANNELS = 1000  # latest-wins channels remembered (one per open page)
 MAX_Z_ABS = 100.0  # |z_j| accepted by decode (the prior lives within +-5)
 GROUP_NAMES = {"P": "pitch", "R": "rhythm", "M": "melody"}
 
@@ -89,6 +90,8 @@ class Session:
         if not isinstance(channel, str) or len(channel) > 64 or not _is_int(seq):
             raise ApiError(400, "channel must be a short string and seq an integer")
         with self.latest_lock:
+            if channel not in self.latest and len(self.latest) >= MAX_CHANNELS:
+                self.latest.clear()  # forget old pages' channels (a reload starts a new one)
             self.latest[channel] = max(self.latest.get(channel, seq), seq)
         return channel, seq
 

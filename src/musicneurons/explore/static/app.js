@@ -12,6 +12,8 @@ const state = {
   shown: 0,          // seq of the answer on screen
   timer: null,
 };
+// Slider requests carry this page's own channel: the server drops one when a newer one of it is waiting.
+const CHANNEL = `sliders-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`;
 const SLIDERS = 12;       // at most this many music neurons get a slider
 const CHART_NEURONS = 64; // ranked neurons drawn in the chart
 const DEBOUNCE_MS = 80;
@@ -87,7 +89,7 @@ function scheduleDecode() {
 
 async function decodeNow() {
   const seq = ++state.seq;
-  const answer = await api("/api/decode", {z: state.z, channel: "sliders", seq});
+  const answer = await api("/api/decode", {z: state.z, channel: CHANNEL, seq});
   if (answer.stale || seq < state.shown) return;  // a newer request was answered or is on its way
   state.shown = seq;
   state.decoded = answer;
