@@ -242,3 +242,51 @@ def test_concurrent_requests_all_answer(server):
     for thread in threads:
         thread.join(60)
     assert results == [200] * 6
+
+
+def test_study_gives_ranks_cut_and_roles(tmp_path, model, windows):
+    import pandas as pd
+
+    rng = np.random.default_rng(1)
+    dims = rng.permutation(512)
+    part = tmp_path / "2bar"
+    part.mkdir()
+    mean_sigma = np.linspace(0.05, 1.0, 512)
+    pd.DataFrame(
+        {"rank": np.arange(1, 513), "dim": dims, "mean_sigma": mean_sigma, "is_music": mean_sigma < 0.95}
+    ).to_parquet(part / "neurons.parquet")
+    pd.DataFrame(
+        {
+            "feature": ["P12", "R5", "M3", "P1"],
+            "group": ["P", "R", "M", "P"],
+            "rank": [1, 1, 2, 2],
+            "dim": [dims[0], dims[0], dims[1], dims[1]],
+            "phik": [0.94, 0.5, 0.61, np.nan],
+        }
+    ).to_parquet(part / "phik.parquet")
+    session = build_session(model, windows=windows, study=tmp_path)
+    assert session.order.tolist() == dims.tolist()
+    assert session.n_music == int((mean_sigma < 0.95).sum())
+    np.testing.assert_allclose(session.mean_sigma[dims], mean_sigma)
+    assert session.labels == {
+        int(dims[0]): "pitch · φ_K 0.94 with P12",
+        int(dims[1]): "melody · φ_K 0.61 with M3",
+    }
+
+
+def test_study_of_another_length_is_refused(tmp_path, model, windows):
+    (tmp_path / "16bar").mkdir()
+    with pytest.raises(FileNotFoundError, match="2bar"):
+        build_session(model, windows=windows, study=tmp_path)
+
+
+def test_16bar_session_decodes_256_steps():
+    from musicneurons.explore import session as api
+
+    model = load_model("default-16bar", device="cpu")
+    windows, titles, _ = api.load_corpus(256, limit=3)
+    session = build_session(model, windows=windows, titles=titles, ranking_windows=3)
+    answer = api.api_decode(session, {"z": [0.0] * 512})
+    assert answer["window"] == model.decode(np.zeros((1, 512)), temperature=0.0)[0].tolist()
+    assert len(answer["window"]) == 256
+    assert api.api_encode(session, {"window": windows[0].tolist()})["n_music"] == session.n_music

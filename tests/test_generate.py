@@ -147,3 +147,17 @@ def test_user_errors_exit_2_with_one_line(tmp_path, midi_files, capsys, argv, me
     err = capsys.readouterr().err
     assert message in err
     assert err.count("\n") == 1
+
+
+def test_soundfont_without_fluidsynth_names_the_extra(tmp_path, capsys):
+    try:
+        import fluidsynth  # noqa: F401
+    except (ImportError, OSError):
+        pass
+    else:
+        pytest.skip("pyfluidsynth is installed here: the missing-library message cannot be seen")
+    font = tmp_path / "font.sf2"
+    font.write_bytes(b"RIFF")
+    argv = ["sample", "--n", "1", "--soundfont", str(font), "--out", str(tmp_path / "o")]
+    assert main(argv) == 2
+    assert "musicneurons[soundfont]" in capsys.readouterr().err
