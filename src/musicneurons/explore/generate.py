@@ -232,7 +232,7 @@ def render_soundfont(window: np.ndarray, qpm: float, soundfont: str | Path, samp
         msg = f"--soundfont {path}: no such file"
         raise UserError(msg)
     try:
-        import fluidsynth  # pyfluidsynth
+        import fluidsynth  # type: ignore[import-not-found]  # pyfluidsynth, no type information
     except (ImportError, OSError) as exc:  # OSError: the package is there but libfluidsynth is not
         msg = (
             f"--soundfont needs pyfluidsynth and the FluidSynth library ({exc}); install them with "
