@@ -161,3 +161,31 @@ def test_soundfont_without_fluidsynth_names_the_extra(tmp_path, capsys):
     argv = ["sample", "--n", "1", "--soundfont", str(font), "--out", str(tmp_path / "o")]
     assert main(argv) == 2
     assert "musicneurons[soundfont]" in capsys.readouterr().err
+
+
+def _soundfont() -> str | None:
+    import os
+
+    found = sorted(Path("/usr/share/sounds/sf2").glob("*.sf2"))
+    return os.environ.get("MUSICNEURONS_SOUNDFONT") or (str(found[0]) if found else None)
+
+
+def test_soundfont_render_is_deterministic(tmp_path):
+    """Runs only where pyfluidsynth, libfluidsynth and a soundfont are installed (none is needed in CI)."""
+    try:
+        import fluidsynth  # noqa: F401
+    except (ImportError, OSError) as exc:
+        pytest.skip(f"no FluidSynth here: {exc}")
+    font = _soundfont()
+    if font is None:
+        pytest.skip("no .sf2 soundfont in /usr/share/sounds/sf2 (set MUSICNEURONS_SOUNDFONT)")
+    runs = []
+    for name in ("a", "b"):
+        argv = ["sample", "--n", "1", "--seed", "3", "--soundfont", font, "--out", str(tmp_path / name)]
+        assert main(argv) == 0
+        runs.append((tmp_path / name / "sample-000.wav").read_bytes())
+    assert runs[0] == runs[1]
+    with wave.open(str(tmp_path / "a" / "sample-000.wav"), "rb") as wav:
+        assert wav.getnframes() == round((32 * STEP + 1.0) * SAMPLE_RATE)  # grid + 1 s of release
+        pcm = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2")
+    assert np.abs(pcm).max() == round(0.8 * 32767)

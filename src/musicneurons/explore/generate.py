@@ -29,6 +29,7 @@ from musicneurons.data.midi import MidiReadError
 from musicneurons.data.synth import SAMPLE_RATE, render_windows, write_wav
 from musicneurons.errors import UserError
 
+SOUNDFONT_PEAK = 0.8  # FluidSynth renders are scaled to this peak amplitude
 DEFAULT_TEMPERATURE = 0.5  # Magenta's MusicVAE demos decode at 0.5: closer to the mode, fewer stray notes
 
 
@@ -224,8 +225,8 @@ def window_notes(window: np.ndarray, qpm: float) -> list[dict[str, float]]:
 def render_soundfont(window: np.ndarray, qpm: float, soundfont: str | Path, sample_rate: int) -> np.ndarray:
     """Render one window with FluidSynth and a user's ``.sf2`` (needs ``pyfluidsynth`` and ``libfluidsynth``).
 
-    Returns mono float32 audio of the window's grid plus one second of release, like the built-in synth's
-    timing (the left channel of FluidSynth's stereo output).
+    Returns mono float32 audio of the window's grid plus one second of release (the left channel of
+    FluidSynth's stereo output), scaled to a peak of :data:`SOUNDFONT_PEAK` (soundfonts differ in loudness).
     """
     path = Path(soundfont)
     if not path.is_file():
@@ -264,9 +265,9 @@ def render_soundfont(window: np.ndarray, qpm: float, soundfont: str | Path, samp
                 synth.noteon(0, pitch, 80)
             elif on == 0:
                 synth.noteoff(0, pitch)
-        return (
-            (np.concatenate(chunks).astype(np.float32) / 32768.0) if chunks else np.zeros(total, np.float32)
-        )
+        audio = np.concatenate(chunks).astype(np.float64) / 32768.0 if chunks else np.zeros(total)
+        peak = np.abs(audio).max(initial=0.0)
+        return (audio * (SOUNDFONT_PEAK / peak) if peak > 0 else audio).astype(np.float32)
     finally:
         synth.delete()
 
