@@ -106,6 +106,16 @@ def _roll_notes(page, selector: str = "#roll") -> int:
     return page.eval_on_selector_all(f"{selector} rect.note", "rects => rects.length")
 
 
+# JS: the pitches of a roll's drawn notes in note order (the visualizer tags each rect.note with
+# data-index and data-pitch)
+ROLL_PITCHES = """sel => [...document.querySelectorAll(sel + ' rect.note')]
+    .sort((a, b) => a.dataset.index - b.dataset.index).map(r => Number(r.dataset.pitch))"""
+
+
+def _roll_pitches(page, selector: str = "#roll") -> list[int]:
+    return page.evaluate(f"({ROLL_PITCHES})", selector)
+
+
 def _wait_roll(page, count: int, selector: str = "#roll") -> None:
     page.wait_for_function(
         "([sel, n]) => document.querySelectorAll(sel + ' rect.note').length === n", arg=[selector, count]
@@ -128,6 +138,7 @@ def test_roll_draws_the_decoded_notes(page, server):
     assert notes, "the first melody's decode should have notes"
     _wait_roll(page, len(notes))
     assert page.get_attribute("#roll", "data-notes") == str(len(notes))
+    assert _roll_pitches(page) == [n["pitch"] for n in notes]
     # the decode the page shows is the model's greedy decode of the melody's posterior mean
     model = server.session.model
     _, mu, _ = model.encode(server.session.windows[:1])
@@ -144,6 +155,8 @@ def test_moving_a_slider_changes_the_notes(page):
     after = info.value.json()
     assert after["window"] != before
     _wait_roll(page, len(after["notes"]))
+    pitches = [n["pitch"] for n in after["notes"]]
+    page.wait_for_function(f"p => ({ROLL_PITCHES})('#roll').join() === p", arg=",".join(map(str, pitches)))
     assert log.problems == []
 
 
@@ -191,4 +204,27 @@ def test_bad_upload_shows_an_error_not_a_crash(page, tmp_path):
     page.wait_for_selector("#status.error")
     assert "not a readable MIDI file" in page.text_content("#status")
     log.problems = [p for p in log.problems if "/api/upload" not in p and "400" not in p]
+    assert log.problems == []
+
+
+def test_the_original_melody_plays_and_shows(page, server):
+    from musicneurons.data.encoding import notes_from_classes
+
+    page, log = page
+    expected = [p for p, _, _ in notes_from_classes(server.session.windows[0])]
+    page.click("#play-original")
+    _wait_roll(page, len(expected))
+    assert _roll_pitches(page) == expected
+    page.wait_for_function("() => document.getElementById('player').playing === true")
+    page.evaluate("() => document.getElementById('player').stop()")
+    assert log.problems == []
+
+
+def test_clicking_a_strip_roll_plays_it(page):
+    page, log = page
+    page.click("#traverse-go")
+    page.wait_for_function("() => document.querySelectorAll('#traverse-strip figure').length === 7")
+    page.click("#traverse-strip figure:nth-child(7) figcaption")
+    page.wait_for_function("() => document.getElementById('player').playing === true")
+    page.evaluate("() => document.getElementById('player').stop()")
     assert log.problems == []

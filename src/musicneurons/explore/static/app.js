@@ -63,10 +63,33 @@ function showRoll(visualizer, notes, width = 880) {
   visualizer.noteSequence = notes.length ? noteSequence(notes) : null;
 }
 
+// Notes of a window of 90-class indices, in seconds at the model's tempo: a pitch class k >= 2 starts
+// MIDI pitch k + 19 (ending any sounding note), 1 ends the sounding note, 0 holds (as the server decodes).
+function windowNotes(window) {
+  const step = 60 / state.info.qpm / 4;
+  const notes = [];
+  let pitch = -1, start = 0;
+  window.forEach((cls, i) => {
+    if (cls === 0) return;
+    if (pitch >= 0) notes.push({pitch, start: start * step, end: i * step});
+    pitch = cls >= 2 ? cls + 19 : -1;
+    start = i;
+  });
+  if (pitch >= 0) notes.push({pitch, start: start * step, end: window.length * step});
+  return notes;
+}
+
 function play(notes) {
   const player = $("player");
   player.stop();
   player.noteSequence = noteSequence(notes);
+}
+
+// Load notes into the player and start it once it has loaded them (the player loads asynchronously).
+function playNow(notes) {
+  const player = $("player");
+  player.addEventListener("load", () => player.start(), {once: true});
+  play(notes);
 }
 
 // ------------------------------------------------------------------ the current melody
@@ -190,7 +213,7 @@ function fillStrip(strip, answer, captions) {
       downloadMidi(answer.windows[i], `${strip.id}-${i}.mid`);
     });
     cell.append(roll, caption, download);
-    cell.addEventListener("click", () => { play(notes); $("player").start(); });
+    cell.addEventListener("click", () => playNow(notes));
     strip.append(cell);
     showRoll(roll, notes, 200);
   });
@@ -251,6 +274,15 @@ async function main() {
   $("melody-select").addEventListener("change", (e) => selectMelody(Number(e.target.value)).catch(fail));
   $("upload").addEventListener("change", (e) => e.target.files.length && upload(e.target.files[0]));
   $("download").addEventListener("click", () => downloadMidi(state.decoded.window, "melody.mid").catch(fail));
+  $("play-original").addEventListener("click", () => {
+    const notes = windowNotes(state.melodies[state.current].window);
+    showRoll($("roll"), notes);
+    $("note-count").textContent = `${notes.length} notes (the original)`;
+    playNow(notes);
+  });
+  $("download-original").addEventListener("click", () => {
+    downloadMidi(state.melodies[state.current].window, "original.mid").catch(fail);
+  });
   $("reset").addEventListener("click", () => selectMelody(state.current).catch(fail));
   $("interp-go").addEventListener("click", () => interpolate().catch(fail));
   $("traverse-go").addEventListener("click", () => traverse().catch(fail));
