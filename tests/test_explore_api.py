@@ -290,3 +290,30 @@ def test_16bar_session_decodes_256_steps():
     assert answer["window"] == model.decode(np.zeros((1, 512)), temperature=0.0)[0].tolist()
     assert len(answer["window"]) == 256
     assert api.api_encode(session, {"window": windows[0].tolist()})["n_music"] == session.n_music
+
+
+def test_vendored_scripts_match_their_notices():
+    """Each vendored file is the npm release named in THIRD_PARTY_NOTICES (checksum), with its licence."""
+    import hashlib
+    import re
+
+    from musicneurons.explore.server import STATIC_DIR
+
+    notices = (STATIC_DIR / "THIRD_PARTY_NOTICES.txt").read_text(encoding="utf-8")
+    listed = re.findall(r"- (vendor/\S+\.js): .*\n .*\n  sha256: ([0-9a-f]{64})", notices)
+    assert {path for path, _ in listed} == {f"vendor/{p.name}" for p in (STATIC_DIR / "vendor").glob("*.js")}
+    for path, digest in listed:
+        assert hashlib.sha256((STATIC_DIR / path).read_bytes()).hexdigest() == digest, path
+    for licence in ("MIT License", "Apache License", "BSD 2-Clause License", "Redistribution and use"):
+        assert licence in notices
+
+
+def test_own_page_files_name_no_outside_host():
+    import re
+
+    from musicneurons.explore.server import STATIC_DIR
+
+    for name in ("index.html", "app.js", "app.css"):
+        text = (STATIC_DIR / name).read_text(encoding="utf-8")
+        hosts = set(re.findall(r"https?://([^/\s\"'`]+)", text)) - {"www.w3.org"}  # the SVG namespace
+        assert hosts == set(), name
