@@ -13,8 +13,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="Reproduce the paper on a model and a corpus: encode the windows, order the latent "
         "dimensions by mean sigma, split music and noise neurons, correlate them with jSymbolic features "
         "(phi_K, LOESS), compare with random note sequences and attribute vectors, run the ablation, draw "
-        "every figure and write OUT/report/index.html and OUT/summary.json. With no arguments: the embedded "
-        "2-bar and 16-bar models on the embedded corpus. Every stage is saved; a rerun skips finished stages.",
+        "every figure and write OUT/report/index.html and OUT/summary.json. With no arguments: the "
+        "embedded 2-bar and 16-bar models on the embedded corpus. Every stage is saved; a rerun skips "
+        "finished stages.",
     )
     p.add_argument(
         "--model",
@@ -51,6 +52,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--overwrite", action="store_true", help="recompute every stage even if its result is saved"
     )
+    p.add_argument(
+        "--svg", action="store_true", help="also write every figure as SVG (PNG is always written)"
+    )
+    p.add_argument(
+        "--figure-workers",
+        type=int,
+        default=None,
+        help="processes that draw the figures while the study runs (default: one per core, at most 3; "
+        "0 draws them in the main process)",
+    )
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.set_defaults(handler=run)
 
@@ -74,6 +85,8 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         precision=args.precision,
         max_windows=args.max_windows,
+        svg=args.svg,
+        figure_workers=args.figure_workers,
         overwrite=args.overwrite,
         progress=not args.no_progress,
     )
