@@ -257,11 +257,11 @@ def test_study_gives_ranks_cut_and_roles(tmp_path, model, windows):
     ).to_parquet(part / "neurons.parquet")
     pd.DataFrame(
         {
-            "feature": ["P12", "R5", "M3", "P1"],
-            "group": ["P", "R", "M", "P"],
-            "rank": [1, 1, 2, 2],
-            "dim": [dims[0], dims[0], dims[1], dims[1]],
-            "phik": [0.94, 0.5, 0.61, np.nan],
+            "feature": ["P12", "R5", "M3", "P1", "R2", "X9"],
+            "group": ["P", "R", "M", "P", "R", "X"],
+            "rank": [1, 1, 2, 2, 3, 3],
+            "dim": [dims[0], dims[0], dims[1], dims[1], dims[2], dims[2]],
+            "phik": [0.94, 0.5, 0.61, np.nan, 0.3, 0.99],
         }
     ).to_parquet(part / "phik.parquet")
     session = build_session(model, windows=windows, study=tmp_path)
@@ -269,8 +269,9 @@ def test_study_gives_ranks_cut_and_roles(tmp_path, model, windows):
     assert session.n_music == int((mean_sigma < 0.95).sum())
     np.testing.assert_allclose(session.mean_sigma[dims], mean_sigma)
     assert session.labels == {
-        int(dims[0]): "pitch · φ_K 0.94 with P12",
-        int(dims[1]): "melody · φ_K 0.61 with M3",
+        int(dims[0]): "pitch neuron · φ_K 0.94 with P12",  # best group P; the largest P score
+        int(dims[1]): "melody neuron · φ_K 0.61 with M3",
+        int(dims[2]): "rhythm · φ_K 0.30 with R2",  # rhythm, but rank 1's R score (0.5) is larger
     }
 
 
@@ -317,3 +318,42 @@ def test_own_page_files_name_no_outside_host():
         text = (STATIC_DIR / name).read_text(encoding="utf-8")
         hosts = set(re.findall(r"https?://([^/\s\"'`]+)", text)) - {"www.w3.org"}  # the SVG namespace
         assert hosts == set(), name
+
+
+@pytest.mark.slow
+def test_explorer_reads_a_real_study(tmp_path, corpora_dir):
+    """`musicneurons study` on a tiny random-weight model, then the explorer on its output folder."""
+    import shutil
+
+    import pandas as pd
+    import torch
+
+    from musicneurons.cli import main
+    from musicneurons.data.corpus import read_windows
+    from musicneurons.explore import session as api
+    from musicneurons.model.checkpoints import save_model
+    from musicneurons.model.musicvae import MusicVAE, MusicVAEConfig
+
+    midi = tmp_path / "midi"
+    midi.mkdir()
+    for path in sorted((corpora_dir / "nottingham" / "melody").glob("*.mid"))[:8]:
+        shutil.copy(path, midi / path.name)
+    torch.manual_seed(0)
+    config = MusicVAEConfig(z_size=16, enc_rnn_size=(16,), dec_rnn_size=(16,), max_seq_len=32)
+    save_model(MusicVAE(config), tmp_path / "m")
+    out = tmp_path / "out"
+    argv = ["study", "--model", str(tmp_path / "m"), "--midi", str(midi), "--n-random", "2000"]
+    assert main([*argv, "--device", "cpu", "--out", str(out), "--no-progress"]) == 0
+
+    model = load_model(tmp_path / "m", device="cpu")
+    windows, titles, _ = api.load_corpus(32, study=out, limit=10)
+    session = build_session(model, windows=windows, titles=titles, study=out)
+    neurons = pd.read_parquet(out / "2bar" / "neurons.parquet").sort_values("rank")
+    assert session.order.tolist() == neurons["dim"].tolist()
+    assert session.n_music == int(neurons["is_music"].sum())
+    assert set(session.labels) <= set(range(16))
+    assert session.labels, "the study's phik table should name a role for some neuron"
+    assert all(" · φ_K " in label for label in session.labels.values())
+    study_windows, _ = read_windows(out / "2bar" / "windows.parquet")
+    assert {bytes(w) for w in windows} <= {bytes(w) for w in study_windows}
+    assert api.api_info(session)["labels"] == {str(k): v for k, v in session.labels.items()}

@@ -30,7 +30,6 @@ log = logging.getLogger(__name__)
 MAX_STEPS = 64  # interpolation / traversal points per request
 MAX_CHANNELS = 1000  # latest-wins channels remembered (one per open page)
 MAX_Z_ABS = 100.0  # |z_j| accepted by decode (the prior lives within +-5)
-GROUP_NAMES = {"P": "pitch", "R": "rhythm", "M": "melody"}
 
 
 class ApiError(Exception):
@@ -149,16 +148,37 @@ def read_study(study: str | Path, steps: int, z_size: int) -> tuple[np.ndarray, 
     mean_sigma = np.empty(z_size)
     mean_sigma[order] = neurons["mean_sigma"].to_numpy(dtype=np.float64)
     n_music = int(neurons["is_music"].sum())
-    labels: dict[int, str] = {}
     phik_path = part / "phik.parquet"
-    if phik_path.is_file():
-        phik = pd.read_parquet(phik_path).dropna(subset=["phik"])
-        phik = phik[phik["group"].isin(list(GROUP_NAMES))]
-        for dim, rows in phik.groupby("dim"):
-            best = rows.loc[rows["phik"].idxmax()]
-            role = GROUP_NAMES[best["group"]]
-            labels[int(dim)] = f"{role} · φ_K {best['phik']:.2f} with {best['feature']}"
+    labels = study_labels(pd.read_parquet(phik_path), neurons) if phik_path.is_file() else {}
     return order, mean_sigma, n_music, labels
+
+
+def study_labels(phik: Any, neurons: Any) -> dict[int, str]:
+    """A role per latent dim from the study's φ_K table, e.g. ``"pitch neuron · φ_K 0.94 with P12"``.
+
+    The group (pitch, rhythm, melody) is the neuron's best by the study's rule
+    (:func:`musicneurons.analysis.roles.group_scores`), the feature its largest φ_K in that group; "neuron"
+    is added to the group for the study's designated pitch / rhythm / melody neuron.
+    """
+    from musicneurons.analysis.roles import GROUP_NAMES, group_scores, neuron_roles
+
+    phik = phik[phik["group"].isin(list(GROUP_NAMES))].dropna(subset=["phik"])
+    if phik.empty:
+        return {}
+    designated = {
+        (role["rank"], group)
+        for group, word in GROUP_NAMES.items()
+        if (role := neuron_roles(phik, neurons).get(f"{word}_neuron"))
+    }
+    dim_of = dict(zip(neurons["rank"], neurons["dim"], strict=True))
+    labels = {}
+    for rank, scores in group_scores(phik).iterrows():
+        group = str(scores.idxmax())
+        rows = phik[(phik["rank"] == rank) & (phik["group"] == group)]
+        best = rows.loc[rows["phik"].idxmax()]
+        word = GROUP_NAMES[group] + (" neuron" if (rank, group) in designated else "")
+        labels[int(dim_of[rank])] = f"{word} · φ_K {best['phik']:.2f} with {best['feature']}"
+    return labels
 
 
 # ---------------------------------------------------------------------- API
