@@ -42,10 +42,11 @@ def run(args: argparse.Namespace) -> int:
     import webbrowser
     from pathlib import Path
 
+    from musicneurons.cli.sample import check_model_path
     from musicneurons.errors import UserError
     from musicneurons.explore.server import start_server
     from musicneurons.explore.session import build_session, load_corpus
-    from musicneurons.model.checkpoints import DEFAULT_MODELS, load_model
+    from musicneurons.model.checkpoints import load_model
 
     for option, value in (("--melodies", args.melodies), ("--ranking-windows", args.ranking_windows)):
         if value < 1:
@@ -58,9 +59,7 @@ def run(args: argparse.Namespace) -> int:
         if value is not None and not Path(value).exists():
             msg = f"{option} {value}: no such file or folder"
             raise UserError(msg)
-    if args.model not in DEFAULT_MODELS and not Path(args.model).exists():
-        msg = f"--model {args.model}: no such model folder or checkpoint"
-        raise UserError(msg)
+    check_model_path(args.model)
     model = load_model(args.model, device=args.device)
     steps = model.config.max_seq_len
     try:

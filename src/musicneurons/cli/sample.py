@@ -38,15 +38,23 @@ def add_generation_options(p: argparse.ArgumentParser) -> None:
 
 def load_for_cli(args: argparse.Namespace) -> Any:
     """The model named by ``--model``, as a TrainedModel; a bad path is a one-line user error."""
+    from musicneurons.model.checkpoints import load_model
+
+    check_model_path(args.model)
+    return load_model(args.model, device=args.device)
+
+
+def check_model_path(model: str) -> None:
+    """A one-line user error unless ``model`` is an embedded name, a path, or a Magenta checkpoint prefix."""
     from pathlib import Path
 
     from musicneurons.errors import UserError
-    from musicneurons.model.checkpoints import DEFAULT_MODELS, load_model
+    from musicneurons.model.checkpoints import DEFAULT_MODELS
 
-    if args.model not in DEFAULT_MODELS and not Path(args.model).exists():
-        msg = f"--model {args.model}: no such model folder or checkpoint (or use one of {DEFAULT_MODELS})"
-        raise UserError(msg)
-    return load_model(args.model, device=args.device)
+    if model in DEFAULT_MODELS or Path(model).exists() or Path(f"{model}.index").exists():
+        return
+    msg = f"--model {model}: no such model folder or checkpoint (or use one of {', '.join(DEFAULT_MODELS)})"
+    raise UserError(msg)
 
 
 def report(listing_path: Any) -> int:
