@@ -357,3 +357,34 @@ def test_explorer_reads_a_real_study(tmp_path, corpora_dir):
     study_windows, _ = read_windows(out / "2bar" / "windows.parquet")
     assert {bytes(w) for w in windows} <= {bytes(w) for w in study_windows}
     assert api.api_info(session)["labels"] == {str(k): v for k, v in session.labels.items()}
+
+
+def test_explore_command_serves_until_interrupted():
+    """`musicneurons explore --no-browser --port 0` prints its URL, answers, and stops cleanly on Ctrl-C."""
+    import re
+    import signal
+    import subprocess
+    import sys
+    import urllib.request
+
+    argv = ["explore", "--no-browser", "--port", "0", "--ranking-windows", "8", "--melodies", "5"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "musicneurons", *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = proc.stdout.readline()
+        url = re.search(r"http://127\.0\.0\.1:\d+/", line)
+        assert url, line + proc.stderr.read() if proc.poll() is not None else line
+        with urllib.request.urlopen(url.group(0) + "api/melodies", timeout=60) as response:
+            assert len(json.loads(response.read())["melodies"]) == 5
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0
+    assert "explorer stopped" in out
