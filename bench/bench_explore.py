@@ -135,10 +135,8 @@ def main() -> None:
 
     import torch
 
-    from musicneurons import load_model
+    from musicneurons import PRESETS, MusicVAE, TrainedModel, load_model
     from musicneurons.data.defaults import default_windows
-    from musicneurons.model.inference import TrainedModel
-    from musicneurons.model.musicvae import PRESETS, MusicVAE
 
     print(f"CPU: {cpu_model()}; torch {torch.__version__}, {torch.get_num_threads()} threads")
     print(f"load average at start: {load()}")

@@ -328,11 +328,10 @@ def test_explorer_reads_a_real_study(tmp_path, corpora_dir):
     import pandas as pd
     import torch
 
+    from musicneurons import MusicVAE, MusicVAEConfig, save_model
     from musicneurons.cli import main
     from musicneurons.data.corpus import read_windows
     from musicneurons.explore import session as api
-    from musicneurons.model.checkpoints import save_model
-    from musicneurons.model.musicvae import MusicVAE, MusicVAEConfig
 
     midi = tmp_path / "midi"
     midi.mkdir()

@@ -42,11 +42,11 @@ def run(args: argparse.Namespace) -> int:
     import webbrowser
     from pathlib import Path
 
+    from musicneurons import load_model
     from musicneurons.cli.sample import check_model_path
     from musicneurons.errors import UserError
     from musicneurons.explore.server import start_server
     from musicneurons.explore.session import build_session, load_corpus
-    from musicneurons.model.checkpoints import load_model
 
     for option, value in (("--melodies", args.melodies), ("--ranking-windows", args.ranking_windows)):
         if value < 1:

@@ -38,22 +38,25 @@ def add_generation_options(p: argparse.ArgumentParser) -> None:
 
 def load_for_cli(args: argparse.Namespace) -> Any:
     """The model named by ``--model``, as a TrainedModel; a bad path is a one-line user error."""
-    from musicneurons.model.checkpoints import load_model
+    from musicneurons import load_model
 
     check_model_path(args.model)
     return load_model(args.model, device=args.device)
 
 
 def check_model_path(model: str) -> None:
-    """A one-line user error unless ``model`` is an embedded name, a path, or a Magenta checkpoint prefix."""
+    """A one-line user error unless ``model`` is a registered name, a path, or a Magenta checkpoint prefix.
+
+    (``load_model`` itself says what to pass for a Magenta architecture name, whose weights are not shipped.)
+    """
     from pathlib import Path
 
     from musicneurons.errors import UserError
-    from musicneurons.model.checkpoints import DEFAULT_MODELS
+    from musicneurons.model.registry import MODELS, SHIPPED
 
-    if model in DEFAULT_MODELS or Path(model).exists() or Path(f"{model}.index").exists():
+    if model in MODELS or Path(model).exists() or Path(f"{model}.index").exists():
         return
-    msg = f"--model {model}: no such model folder or checkpoint (or use one of {', '.join(DEFAULT_MODELS)})"
+    msg = f"--model {model}: no such model folder or checkpoint (or use one of {', '.join(SHIPPED)})"
     raise UserError(msg)
 
 
