@@ -25,6 +25,7 @@ Typical pipeline (each step writes Parquet / safetensors you can open yourself):
   musicneurons features windows/windows.parquet --out f.parquet   jSymbolic P/R/M features
   musicneurons train windows/windows.parquet --out run/        train a MusicVAE (Magenta's objective)
   musicneurons center run/model windows/windows.parquet --out model/   fold the mean mu into it (exact)
+  musicneurons encode windows/ --model model/ --out latents/   corpus-scale mu and sigma (sharded, resumable)
   musicneurons study --out study-out/                        the whole paper, figures and HTML report
 Run `musicneurons COMMAND --help` for each command's options."""
 
@@ -35,6 +36,7 @@ COMMANDS: tuple[str, ...] = (
     "features",
     "train",
     "center",
+    "encode",
     "study",
     "sample",
     "reconstruct",
