@@ -1,8 +1,9 @@
 """Beyond the paper: causal neuron probes, disentanglement scores and the music-vs-noise detector in a study.
 
 The stage functions (arrays and tables in, one table out), the summary keys (``parts[P].interventions``,
-``parts[P].disentanglement``, ``parts[P].detector``), their sentences, and the report sections. The analyses
-live in ``musicneurons.analysis.interventions``, ``.disentanglement`` and ``.detector``.
+``parts[P].disentanglement``, ``parts[P].detector``) and their sentences; the report sections are in
+:mod:`musicneurons.study.beyond_report`. The analyses live in ``musicneurons.analysis.interventions``,
+``.disentanglement`` and ``.detector``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import pandas as pd
 if TYPE_CHECKING:
     from musicneurons.model.inference import TrainedModel
     from musicneurons.study.part import Part
-    from musicneurons.study.report import ReportSection
 
 Tables = Mapping[str, pd.DataFrame]
 
@@ -198,43 +198,6 @@ def say_beyond(part: Mapping[str, Any], label: str) -> list[str]:
     return out
 
 
-# --------------------------------------------------------------------------- report sections
-def detector_section(part: Any, summary: Mapping[str, Any]) -> ReportSection | None:
-    detector = summary.get("detector")
-    if not detector:
-        return None
-    from musicneurons.study.report import ReportSection, table_html
-
-    table = pd.DataFrame(detector["auroc"]).rename_axis("method").reset_index()
-    body = table_html(table, digits=3) + f"<p>{CAVEATS['detector']}</p>"
-    return ReportSection("music vs noise: AUROC (method × negative, easy to hard)", body)
-
-
-def disentanglement_section(part: Any, summary: Mapping[str, Any]) -> ReportSection | None:
-    table = part.data.get("disentanglement")
-    if table is None or not len(table):
-        return None
-    from musicneurons.study.report import ReportSection, table_html
-
-    columns = ["latents", "mig", "sap", "dci_disentanglement", "dci_completeness", "dci_informativeness"]
-    columns += ["modularity", "explicitness", "scc", "interpretability", "active_units", "n_factors"]
-    body = (
-        table_html(table[[c for c in columns if c in table]], digits=3)
-        + f"<p>{CAVEATS['disentanglement']}</p>"
-    )
-    return ReportSection("disentanglement scores against the jSymbolic features", body)
-
-
-def interventions_section(part: Any, summary: Mapping[str, Any]) -> ReportSection | None:
-    probes = summary.get("interventions")
-    if not probes:
-        return None
-    from musicneurons.study.report import ReportSection, table_html
-
-    body = table_html(pd.DataFrame(probes["neurons"]), digits=3) + f"<p>{CAVEATS['interventions']}</p>"
-    return ReportSection("causal probes: what moving each neuron changes", body)
-
-
 # --------------------------------------------------------------------------- rows for the study's tables
 def _windows_for(part: Part, steps: int) -> int:
     """Windows in a budget of ``steps`` window steps (at least 1, at most every window)."""
@@ -296,4 +259,3 @@ REPORT_TABLES = {
     "disentanglement scores": "disentanglement",
     "detector (AUROC and ROC curves)": "detector",
 }
-REPORT_SECTIONS = (interventions_section, disentanglement_section, detector_section)

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from musicneurons.analysis.roles import neuron_role
-from musicneurons.study import beyond
+from musicneurons.study import beyond, beyond_report
 from musicneurons.study import stages as st
 from musicneurons.study.artifacts import cached, read_meta, stage_key, versions, write_json
 from musicneurons.study.config import DEFAULT_MODELS, StudyConfig, StudyError
@@ -281,8 +281,7 @@ def _first_neurons(part: Part, summary: Mapping[str, Any]) -> ReportSection:
 
 #: Blocks closing a part in the report, after its figures and tables: each function gets the part and its
 #: summary and returns a section (or None to add nothing).
-SectionMaker = Callable[[Part, Mapping[str, Any]], ReportSection | None]
-REPORT_SECTIONS: tuple[SectionMaker, ...] = (_first_neurons, *beyond.REPORT_SECTIONS)
+REPORT_SECTIONS: tuple[Callable[..., ReportSection | None], ...] = (_first_neurons, *beyond_report.SECTIONS)
 
 
 def run_stage(part: Part, stage: Stage) -> Any:
