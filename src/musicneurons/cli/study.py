@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from musicneurons.constants import MUSIC_SIGMA_THRESHOLD
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -42,6 +44,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--max-windows", type=int, default=None, help="study at most this many real windows per model"
+    )
+    p.add_argument(
+        "--sigma-threshold",
+        type=float,
+        default=MUSIC_SIGMA_THRESHOLD,
+        help="music neuron: mean posterior sigma below this; the others are noise neurons "
+        f"(default {MUSIC_SIGMA_THRESHOLD:g})",
     )
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default auto)")
     p.add_argument(
@@ -85,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         precision=args.precision,
         max_windows=args.max_windows,
+        sigma_threshold=_sigma_threshold(args.sigma_threshold),
         svg=args.svg,
         figure_workers=args.figure_workers,
         overwrite=args.overwrite,
@@ -109,3 +119,13 @@ def run(args: argparse.Namespace) -> int:
     print(f"report: {Path(args.out) / 'report' / 'index.html'}")
     print(f"summary: {Path(args.out) / 'summary.json'}")
     return 0
+
+
+def _sigma_threshold(value: float) -> float | None:
+    """The split's threshold for the study: None keeps the default (and the stage keys of earlier runs)."""
+    from musicneurons.errors import UserError
+
+    if not value > 0.0:
+        msg = f"--sigma-threshold must be positive (a mean posterior sigma), got {value:g}"
+        raise UserError(msg)
+    return None if value == MUSIC_SIGMA_THRESHOLD else value

@@ -352,21 +352,27 @@ def run_part(
     reading them); without one they are drawn here, before returning.
     """
     part = open_part(model, bars, model_name, config, out)
+    own = renderer or FigureRenderer(workers=0, svg=config.svg, overwrite=config.overwrite)
+    settings = FigureSettings(
+        label=part.label,
+        seed=config.seed,
+        threshold=config.activation_threshold,
+        n_corr_dims=min(config.n_corr_dims, part.model.config.z_size),
+        summary_panel=bars != 2,
+    )
+
+    def summarize() -> dict[str, Any]:
+        tables = {name: part.data[name] for name in SUMMARY_TABLES if name in part.data}
+        return summarize_part(tables, info=part.info(), threshold=config.activation_threshold)
+
     for stage in STAGES:
         if stage.when(part):
             run_stage(part, stage)
             if stage.name == "windows":
                 part.notes += _part_notes(part)
-    tables = {name: part.data[name] for name in SUMMARY_TABLES if name in part.data}
-    summary = summarize_part(tables, info=part.info(), threshold=config.activation_threshold)
-    settings = FigureSettings(
-        label=part.label,
-        seed=config.seed,
-        threshold=config.activation_threshold,
-        n_corr_dims=part.n_corr_dims,
-        summary_panel=bars != 2,
-    )
-    own = renderer or FigureRenderer(workers=0, svg=config.svg, overwrite=config.overwrite)
+            # figures start as soon as the stages they show have run
+            own.submit(part.folder / "figures", part.data, part.files, part.keys, summarize, settings)
+    summary = summarize()
     figures = own.submit(part.folder / "figures", part.data, part.files, part.keys, summary, settings)
     if renderer is None:
         own.wait()
@@ -469,6 +475,7 @@ COMMAND_FLAGS = {
     "device": "--device",
     "precision": "--precision",
     "max_windows": "--max-windows",
+    "sigma_threshold": "--sigma-threshold",
 }
 
 
