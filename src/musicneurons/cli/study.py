@@ -80,8 +80,11 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     # torch's OpenMP threads spin while waiting by default: up to 15x slower when another process shares the
-    # cores (docs/study.md). Must be set before torch is imported.
+    # cores (docs/study.md). Must be set before torch is imported. NumPy's OpenBLAS threads spin too: on
+    # shared cores one thread is ~5x faster for the study's correlation matrices (and equal to ~1e-15, as
+    # BLAS results always depend on the thread count). Must be set before NumPy is imported.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     from musicneurons.study.pipeline import StudyConfig, StudyError, run_study
 
     bars = tuple(sorted(set(args.bars))) if args.bars else (() if args.model else (2, 16))

@@ -361,9 +361,15 @@ def run_part(
         summary_panel=bars != 2,
     )
 
+    numbers: dict[tuple[str, ...], dict[str, Any]] = {}  # summaries by the tables they were made from
+
     def summarize() -> dict[str, Any]:
         tables = {name: part.data[name] for name in SUMMARY_TABLES if name in part.data}
-        return summarize_part(tables, info=part.info(), threshold=config.activation_threshold)
+        if tuple(tables) not in numbers:
+            numbers[tuple(tables)] = summarize_part(
+                tables, info=part.info(), threshold=config.activation_threshold
+            )
+        return numbers[tuple(tables)]
 
     for stage in STAGES:
         if stage.when(part):
