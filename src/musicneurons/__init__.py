@@ -8,15 +8,15 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 # public name -> module that defines it
 _EXPORTS = {
-    "load_model": "musicneurons.model.checkpoints",
+    "load_model": "musicneurons.model.load",
     "save_model": "musicneurons.model.checkpoints",
     "MusicVAE": "musicneurons.model.musicvae",
-    "MusicVAEConfig": "musicneurons.model.musicvae",
-    "PRESETS": "musicneurons.model.musicvae",
+    "MusicVAEConfig": "musicneurons.model.config",
+    "PRESETS": "musicneurons.model.registry",
     "TrainedModel": "musicneurons.model.inference",
     "default_windows": "musicneurons.data.defaults",
     "default_corpus": "musicneurons.data.defaults",

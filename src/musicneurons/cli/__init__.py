@@ -1,9 +1,9 @@
 """The ``musicneurons`` command: thin argparse subcommands over the library, one module per command.
 
-Each command module has ``add_parser(sub)`` (its options and help) and ``run(args) -> int`` (one library call).
-Adding a command is one module and one row of :data:`COMMANDS`. User errors (:class:`~musicneurons.errors.UserError`
-and missing or unreadable paths) print one line and exit with code 2; anything else is a bug and keeps its
-traceback (with ``--verbose`` the user errors show theirs too).
+Each command module has ``add_parser(sub)`` (its options and help) and ``run(args) -> int`` (one library
+call). Adding a command is one module and one row of :data:`COMMANDS`. User errors
+(:class:`~musicneurons.errors.UserError` and missing or unreadable paths) print one line and exit with code 2;
+anything else is a bug and keeps its traceback (with ``--verbose`` the user errors show theirs too).
 """
 
 from __future__ import annotations
@@ -25,11 +25,12 @@ Typical pipeline (each step writes Parquet / safetensors you can open yourself):
   musicneurons features windows/windows.parquet --out f.parquet   jSymbolic P/R/M features
   musicneurons train windows/windows.parquet --out run/        train a MusicVAE (Magenta's objective)
   musicneurons center run/model windows/windows.parquet --out model/   fold the mean mu into it (exact)
+  musicneurons encode windows/ --model model/ --out latents/   corpus-scale mu and sigma (sharded, resumable)
   musicneurons study --out study-out/                        the whole paper, figures and HTML report
 Run `musicneurons COMMAND --help` for each command's options."""
 
 # command modules under musicneurons.cli, in the order `--help` lists them
-COMMANDS: tuple[str, ...] = ("extract", "convert", "features", "train", "center", "study")
+COMMANDS: tuple[str, ...] = ("extract", "convert", "features", "train", "center", "encode", "study")
 
 # exceptions that mean "the input is wrong", reported as one line with exit code 2
 USER_ERRORS: tuple[type[BaseException], ...] = (

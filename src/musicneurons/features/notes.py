@@ -2,8 +2,8 @@
 
 A batch of windows (``int8 (n_windows, n_steps)``, 90-class indices: 0 = NO_EVENT holds, 1 = NOTE_OFF ends the
 sounding note, k >= 2 starts MIDI pitch k + 19; the end of the window ends any note) becomes one
-:class:`NoteBatch`: every note of every window in one set of flat arrays, sorted by window then onset, plus the
-per-window histograms that the pitch, rhythm and melody features share. Nothing here loops over windows.
+:class:`NoteBatch`: every note of every window in one set of flat arrays, sorted by window then onset, plus
+the per-window histograms that the pitch, rhythm and melody features share. Nothing here loops over windows.
 
 The seconds follow music21's own arithmetic for a flat ``Part`` with one ``MetronomeMark(number=qpm)`` at
 offset 0 (``Stream.secondsMap``): seconds per quarter is ``60 / (60 / (60 / number))``, a note's onset is
@@ -19,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from musicneurons.constants import FIRST_PITCH_CLASS, MIN_PITCH, NUM_CLASSES
+from musicneurons.arrays import check_qpm, check_windows
+from musicneurons.constants import DEFAULT_QPM, FIRST_PITCH_CLASS, MIN_PITCH, NUM_CLASSES
 
 N_PITCH_BINS = NUM_CLASSES - FIRST_PITCH_CLASS  # 88 pitch bins: column j holds MIDI pitch MIN_PITCH + j
 N_INTERVAL_BINS = N_PITCH_BINS  # absolute melodic intervals 0..87 semitones
@@ -27,7 +28,7 @@ MUSIC21 = "music21"  # the default convention; the other is "jsymbolic"
 
 
 def undefined_value(convention: str) -> float:
-    """What a feature returns where its input is insufficient: music21 raises (NaN here), jSymbolic2 gives 0."""
+    """A feature's value where its input is insufficient: music21 raises (NaN here), jSymbolic2 gives 0."""
     return np.nan if convention == MUSIC21 else 0.0
 
 
@@ -119,48 +120,8 @@ class NoteBatch:
         return self.memo("note_bounds", compute)
 
 
-def check_windows(windows: np.ndarray) -> np.ndarray:
-    """Validate a window array and return it as a C-contiguous ``int8 (n, n_steps)`` array.
-
-    Raises
-    ------
-    ValueError
-        If ``windows`` is not 2-D or holds a class index outside ``0..89``; the message names the first bad
-        window and step.
-    """
-    arr = np.asarray(windows)
-    if arr.ndim != 2:
-        msg = f"windows must be a 2-D array (n_windows, n_steps) of class indices, got shape {arr.shape}"
-        raise ValueError(msg)
-    if arr.dtype.kind not in "iu" and (arr.dtype.kind != "f" or not np.array_equal(arr, np.floor(arr))):
-        msg = f"windows must hold integer class indices, got dtype {arr.dtype} with non-integer values"
-        raise ValueError(msg)
-    bad = (arr < 0) | (arr >= NUM_CLASSES)
-    if bad.any():
-        i, t = (int(v) for v in np.argwhere(bad)[0])
-        msg = f"class index {arr[i, t]} at window {i}, step {t} outside 0..{NUM_CLASSES - 1} (inclusive)"
-        raise ValueError(msg)
-    return np.ascontiguousarray(arr, dtype=np.int8)
-
-
-def check_qpm(qpm: float | np.ndarray, n_windows: int) -> np.ndarray:
-    """Broadcast ``qpm`` (scalar or shape (n,)) to a float64 array of shape (n,), all finite and > 0."""
-    arr = np.asarray(qpm, dtype=np.float64)
-    if arr.ndim == 0:
-        arr = np.full(n_windows, float(arr))
-    if arr.shape != (n_windows,):
-        msg = f"qpm must be a scalar or have shape ({n_windows},) like the windows, got shape {arr.shape}"
-        raise ValueError(msg)
-    bad = ~np.isfinite(arr) | (arr <= 0)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        msg = f"qpm {arr[i]} at window {i} must be a finite positive tempo in quarter notes per minute"
-        raise ValueError(msg)
-    return arr
-
-
 def music21_seconds_per_quarter(qpm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(quarter_bpm, seconds_per_quarter)`` exactly as music21 derives them from ``MetronomeMark(number=qpm)``.
+    """``(quarter_bpm, seconds_per_quarter)`` as music21 derives them from ``MetronomeMark(number=qpm)``.
 
     music21 snaps a number within 1e-6 of an integer to that integer, converts it to quarter-note BPM as
     ``60 / ((60 / number) / 1.0 * 1.0)`` and takes ``60.0 / bpm`` seconds per quarter.
@@ -171,7 +132,7 @@ def music21_seconds_per_quarter(qpm: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return quarter_bpm, 60.0 / quarter_bpm
 
 
-def note_batch(windows: np.ndarray, qpm: float | np.ndarray = 120.0) -> NoteBatch:
+def note_batch(windows: np.ndarray, qpm: float | np.ndarray = DEFAULT_QPM) -> NoteBatch:
     """Extract every note of every window, vectorised, with the histograms the features share.
 
     Parameters
@@ -249,7 +210,7 @@ def per_window_sum(values: np.ndarray, index: np.ndarray, n: int) -> np.ndarray:
 
 
 def _per_window_reduce(reduce: np.ufunc, values: np.ndarray, first: np.ndarray, fill: float) -> np.ndarray:
-    """``reduce`` of ``values`` over each window's contiguous segment ``first[i]:first[i + 1]``; ``fill`` if empty."""
+    """``reduce`` of ``values`` over each window's segment ``first[i]:first[i + 1]``; ``fill`` if empty."""
     counts = np.diff(first)
     out = np.full(counts.shape, fill, dtype=np.result_type(values, np.asarray(fill)))
     has = counts > 0
@@ -259,7 +220,7 @@ def _per_window_reduce(reduce: np.ufunc, values: np.ndarray, first: np.ndarray, 
 
 
 def per_window_max(values: np.ndarray, first: np.ndarray, fill: float) -> np.ndarray:
-    """Maximum of ``values`` over each window's contiguous segment ``first[i]:first[i + 1]``; ``fill`` if empty."""
+    """Maximum of ``values`` over each window's segment ``first[i]:first[i + 1]``; ``fill`` if empty."""
     return _per_window_reduce(np.maximum, values, first, fill)
 
 
@@ -295,7 +256,7 @@ def count_bins_with_share(hist: np.ndarray, total: np.ndarray, share: float) -> 
     return (hist >= least[:, None]).sum(axis=1).astype(np.float64)
 
 
-def top_two_bins(hist: np.ndarray, convention: str) -> tuple[np.ndarray, ...]:
+def top_two_bins(hist: np.ndarray, convention: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Index and count of the largest bin and of the largest other bin, ties to the lowest index.
 
     Returns ``(index1, count1, index2, count2)``. Where no other bin is non-zero, ``index2`` is 0 in both
