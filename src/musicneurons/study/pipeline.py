@@ -34,8 +34,8 @@ import pandas as pd
 
 from musicneurons.analysis.roles import neuron_role
 from musicneurons.study import stages as st
-from musicneurons.study.artifacts import cached, read_meta, stage_key, versions, write_json
-from musicneurons.study.config import DEFAULT_MODELS, StudyConfig, StudyError
+from musicneurons.study.artifacts import cached, stage_key, stage_timings, versions, write_json
+from musicneurons.study.config import DEFAULT_MODELS, StudyConfig, StudyError, command_line
 from musicneurons.study.part import Part, open_part
 from musicneurons.study.rendering import FigureRenderer, FigureSettings
 from musicneurons.study.report import FigureEntry, ReportSection, table_html, write_report
@@ -448,8 +448,8 @@ def run_study(config: StudyConfig, out: str | Path) -> dict[str, Any]:
             "config": asdict(config),
             "versions": versions(),
             "seconds_this_run": round(time.perf_counter() - started, 1),
-            "stages": _stage_timings(out, [r.key for r in results]),
-            "command": _command_line(config, out),
+            "stages": stage_timings(out, [r.key for r in results]),
+            "command": command_line(config, out),
         }
         write_json(out / "run.json", metadata)
         write_report(
@@ -466,44 +466,3 @@ def run_study(config: StudyConfig, out: str | Path) -> dict[str, Any]:
         renderer.wait()
     log.info("study finished in %.1f s: %s", time.perf_counter() - started, out / "report" / "index.html")
     return summary
-
-
-def _stage_timings(out: Path, parts: list[str]) -> dict[str, dict[str, Any]]:
-    """Seconds each stage took when its artifact was computed (from the sidecars)."""
-    timings: dict[str, dict[str, Any]] = {}
-    for key in parts:
-        for path in sorted((out / key).glob("*.meta.json")):
-            meta = read_meta(path.with_name(path.name.removesuffix(".meta.json")))
-            if meta:
-                timings[meta["stage"]] = {"seconds": meta.get("seconds"), "created": meta.get("created")}
-    return timings
-
-
-#: StudyConfig fields that the command line sets, and their flags (for run.json's "command").
-COMMAND_FLAGS = {
-    "model": "--model",
-    "midi": "--midi",
-    "windows": "--windows",
-    "latents": "--latents",
-    "n_random": "--n-random",
-    "seed": "--seed",
-    "device": "--device",
-    "precision": "--precision",
-    "max_windows": "--max-windows",
-    "sigma_threshold": "--sigma-threshold",
-}
-
-
-def _command_line(config: StudyConfig, out: Path) -> str:
-    """The `musicneurons study` command that reproduces this run."""
-    default = StudyConfig()
-    args = ["musicneurons", "study", "--out", str(out)]
-    for name, flag in COMMAND_FLAGS.items():
-        value = getattr(config, name)
-        if value != getattr(default, name):
-            args += [flag, str(value)]
-    if config.bars != default.bars and config.model is None:
-        args += ["--bars", *map(str, config.bars)]
-    if config.svg:
-        args.append("--svg")
-    return " ".join(args)
