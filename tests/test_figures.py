@@ -45,9 +45,9 @@ def test_pitch_names() -> None:
 
 def test_box_stats_are_quartiles_and_percentile_whiskers() -> None:
     values = np.array([[1.0, 10.0], [2.0, 20.0], [3.0, 30.0], [4.0, 40.0], [5.0, 50.0]])
-    stats = figures._box_stats(values, (0, 100))
-    assert [s["med"] for s in stats] == [3.0, 30.0]
-    assert (stats[0]["q1"], stats[0]["q3"], stats[0]["whislo"], stats[0]["whishi"]) == (2.0, 4.0, 1.0, 5.0)
+    q = figures.box_percentiles(values, (0, 100))
+    assert list(q[2]) == [3.0, 30.0]  # medians
+    assert list(q[:, 0]) == [1.0, 2.0, 3.0, 4.0, 5.0]  # whisker low, q1, median, q3, whisker high
 
 
 def test_latent_boxplot_draws_one_box_per_dim_and_the_cut() -> None:
@@ -55,8 +55,13 @@ def test_latent_boxplot_draws_one_box_per_dim_and_the_cut() -> None:
     mu, sigma = rng.normal(size=(200, 30)), rng.uniform(size=(200, 30))
     fig = figures.latent_boxplot_figure(mu, sigma, n_music=7, n_dims=20)
     top, bottom = fig.axes
-    assert len(top.patches) == 20
-    assert len(bottom.patches) == 20
+    boxes = top.collections[0]  # one rectangle per dimension, from q1 to q3
+    assert len(boxes.get_paths()) == len(bottom.collections[0].get_paths()) == 20
+    q1, q3 = np.percentile(sigma[:, 3], [25, 75])
+    np.testing.assert_allclose(
+        boxes.get_paths()[3].vertices[:4], [[3.65, q1], [4.35, q1], [4.35, q3], [3.65, q3]]
+    )
+    assert boxes.get_facecolors()[6].tolist() != boxes.get_facecolors()[7].tolist()  # music | noise colours
     cut = [line for line in top.lines if line.get_linestyle() == "--"]
     assert len(cut) == 1
     assert cut[0].get_xdata()[0] == pytest.approx(7.5)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -330,3 +331,39 @@ def test_beyond_the_paper_keys_agree_with_their_tables(tiny_study: Path) -> None
     html = (tiny_study / "report" / "index.html").read_text()
     assert "music vs noise: AUROC" in html
     assert "proves little" in html
+
+
+@pytest.mark.slow
+def test_sigma_threshold_moves_the_split_and_recomputes_only_what_depends_on_it(
+    tiny_study: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+    import shutil
+
+    from musicneurons.cli import main
+
+    out = tmp_path / "out"
+    shutil.copytree(tiny_study, out)
+    mean_sigma = np.load(out / "2bar" / "latents.npz")["sigma"].mean(axis=0)
+    threshold = float(np.sort(mean_sigma)[5] + np.sort(mean_sigma)[6]) / 2  # the 6 most specific dims
+    run = json.loads((out / "run.json").read_text())
+    argv = run["command"].replace(str(tiny_study), str(out)).split()[1:]
+    argv += [
+        "--sigma-threshold",
+        f"{threshold!r}",
+        "--no-progress",
+        "--device",
+        "cpu",
+        "--figure-workers",
+        "0",
+    ]
+    with caplog.at_level(logging.INFO, logger="musicneurons"):
+        assert main(argv) == 0
+    s = json.loads((out / "summary.json").read_text())["parts"]["2bar"]
+    assert s["sigma_threshold"] == threshold
+    assert s["neurons"]["n_music"] == 6
+    assert f"--sigma-threshold {threshold!r}" in json.loads((out / "run.json").read_text())["command"]
+    reused = set(re.findall(r"(\S+): reusing", caplog.text))
+    assert {"2bar/windows", "2bar/latents", "2bar/features", "2bar/random_latents"} <= reused
+    assert "2bar/neurons" not in reused
+    assert main(["study", "--sigma-threshold", "0", "--out", str(tmp_path / "o")]) == 2

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from musicneurons.constants import MUSIC_SIGMA_THRESHOLD
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -54,6 +56,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--max-windows", type=int, default=None, help="study at most this many real windows per model"
     )
+    p.add_argument(
+        "--sigma-threshold",
+        type=float,
+        default=MUSIC_SIGMA_THRESHOLD,
+        help="music neuron: mean posterior sigma below this; the others are noise neurons "
+        f"(default {MUSIC_SIGMA_THRESHOLD:g})",
+    )
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default auto)")
     p.add_argument(
         "--precision", choices=("fp32", "bf16"), default="fp32", help="model precision (default fp32)"
@@ -82,8 +91,11 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     # torch's OpenMP threads spin while waiting by default: up to 15x slower when another process shares the
-    # cores (docs/study.md). Must be set before torch is imported.
+    # cores (docs/study.md). Must be set before torch is imported. NumPy's OpenBLAS threads spin too: on
+    # shared cores one thread is ~5x faster for the study's correlation matrices (and equal to ~1e-15, as
+    # BLAS results always depend on the thread count). Must be set before NumPy is imported.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     from musicneurons.study.pipeline import StudyConfig, StudyError, run_study
 
     bars = tuple(sorted(set(args.bars))) if args.bars else (() if args.model else (2, 16))
@@ -98,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         precision=args.precision,
         max_windows=args.max_windows,
+        sigma_threshold=_sigma_threshold(args.sigma_threshold),
         svg=args.svg,
         figure_workers=args.figure_workers,
         overwrite=args.overwrite,
@@ -122,3 +135,13 @@ def run(args: argparse.Namespace) -> int:
     print(f"report: {Path(args.out) / 'report' / 'index.html'}")
     print(f"summary: {Path(args.out) / 'summary.json'}")
     return 0
+
+
+def _sigma_threshold(value: float) -> float | None:
+    """The split's threshold for the study: None keeps the default (and the stage keys of earlier runs)."""
+    from musicneurons.errors import UserError
+
+    if not value > 0.0:
+        msg = f"--sigma-threshold must be positive (a mean posterior sigma), got {value:g}"
+        raise UserError(msg)
+    return None if value == MUSIC_SIGMA_THRESHOLD else value

@@ -153,13 +153,10 @@ def latent_profile_figure(
 
 
 # --------------------------------------------------------------------------- Fig. 4
-def _box_stats(values: np.ndarray, whis: tuple[float, float]) -> list[dict[str, float]]:
-    """Box statistics per column (median, quartiles, whiskers at the ``whis`` percentiles)."""
-    q = np.nanpercentile(values, [whis[0], 25, 50, 75, whis[1]], axis=0)
-    return [
-        {"whislo": q[0, j], "q1": q[1, j], "med": q[2, j], "q3": q[3, j], "whishi": q[4, j], "fliers": []}
-        for j in range(values.shape[1])
-    ]
+def box_percentiles(values: np.ndarray, whis: tuple[float, float]) -> np.ndarray:
+    """Box statistics per column, shape (5, n): whisker low (``whis[0]`` percentile), q1, median, q3, whisker
+    high (``whis[1]`` percentile); NaNs ignored."""
+    return np.nanpercentile(values, [whis[0], 25, 50, 75, whis[1]], axis=0)
 
 
 def draw_boxplots(
@@ -172,7 +169,7 @@ def draw_boxplots(
     """
     n = values.shape[1]
     if n > MAX_BOXES:
-        q = np.nanpercentile(values, [whis[0], 25, 50, 75, whis[1]], axis=0)
+        q = box_percentiles(values, whis)
         x = np.arange(1, n + 1)
         ax.fill_between(
             x,
@@ -191,24 +188,47 @@ def draw_boxplots(
         rank_axis(ax, n)
         return
     colors = ["#9ecae1" if n_music is not None and j < n_music else "0.8" for j in range(n)]
-    bp = ax.bxp(
-        _box_stats(values, whis),
-        positions=np.arange(1, n + 1),
-        widths=0.7,
-        showfliers=False,
-        patch_artist=True,
-        manage_ticks=False,
-        medianprops={"color": "black", "linewidth": 0.8},
-        whiskerprops={"linewidth": 0.6},
-        capprops={"linewidth": 0.6},
-        boxprops={"linewidth": 0.5},
-    )
-    for patch, c in zip(bp["boxes"], colors, strict=True):
-        patch.set_facecolor(c)
+    _draw_boxes(ax, box_percentiles(values, whis), colors)
     cut_line(ax, n_music, n, label=True)
     ax.set_ylabel(ylabel)
     ax.grid(axis="y", alpha=0.3)
     rank_axis(ax, n)
+
+
+def _draw_boxes(ax: Axes, q: np.ndarray, colors: Sequence[str], *, width: float = 0.7) -> None:
+    """Box plots at x = 1..n from percentiles ``q`` (5, n: whisker low, q1, median, q3, whisker high).
+
+    Drawn as three collections (boxes, medians, whiskers with caps) rather than six artists per box, which
+    looks the same as :meth:`Axes.bxp` and draws many times faster.
+    """
+    from matplotlib.collections import LineCollection, PolyCollection
+
+    lo, q1, med, q3, hi = q
+    x = np.arange(1, q.shape[1] + 1, dtype=float)
+    left, right = x - width / 2, x + width / 2
+    boxes = np.stack(
+        [
+            np.stack([left, q1], 1),
+            np.stack([right, q1], 1),
+            np.stack([right, q3], 1),
+            np.stack([left, q3], 1),
+        ],
+        axis=1,
+    )
+    ax.add_collection(PolyCollection(boxes, facecolors=colors, edgecolors="black", linewidths=0.5, zorder=2))
+    medians = np.stack([np.stack([left, med], 1), np.stack([right, med], 1)], axis=1)
+    ax.add_collection(LineCollection(medians, colors="black", linewidths=0.8, zorder=2.1))
+    cap_l, cap_r = x - width / 4, x + width / 4
+    whiskers = np.concatenate(
+        [
+            np.stack([np.stack([x, q1], 1), np.stack([x, lo], 1)], axis=1),
+            np.stack([np.stack([x, q3], 1), np.stack([x, hi], 1)], axis=1),
+            np.stack([np.stack([cap_l, lo], 1), np.stack([cap_r, lo], 1)], axis=1),
+            np.stack([np.stack([cap_l, hi], 1), np.stack([cap_r, hi], 1)], axis=1),
+        ]
+    )
+    ax.add_collection(LineCollection(whiskers, colors="black", linewidths=0.6, zorder=1.9))
+    ax.autoscale_view()
 
 
 def latent_boxplot_figure(

@@ -1,8 +1,10 @@
-"""What shapes a study run: :class:`StudyConfig` (the CLI's options) and :class:`StudyError`."""
+"""What shapes a study run: :class:`StudyConfig` (the CLI's options), :class:`StudyError`, and the command
+line that reproduces a run."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from musicneurons.constants import EXCITED_MU
 
@@ -97,3 +99,33 @@ class StudyConfig:
     figure_workers: int | None = None
     overwrite: bool = False
     progress: bool = True
+
+
+#: StudyConfig fields that the command line sets, and their flags (for run.json's "command").
+COMMAND_FLAGS = {
+    "model": "--model",
+    "midi": "--midi",
+    "windows": "--windows",
+    "latents": "--latents",
+    "n_random": "--n-random",
+    "seed": "--seed",
+    "device": "--device",
+    "precision": "--precision",
+    "max_windows": "--max-windows",
+    "sigma_threshold": "--sigma-threshold",
+}
+
+
+def command_line(config: StudyConfig, out: Path) -> str:
+    """The `musicneurons study` command that reproduces this run."""
+    default = StudyConfig()
+    args = ["musicneurons", "study", "--out", str(out)]
+    for name, flag in COMMAND_FLAGS.items():
+        value = getattr(config, name)
+        if value != getattr(default, name):
+            args += [flag, str(value)]
+    if config.bars != default.bars and config.model is None:
+        args += ["--bars", *map(str, config.bars)]
+    if config.svg:
+        args.append("--svg")
+    return " ".join(args)

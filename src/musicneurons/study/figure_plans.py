@@ -36,6 +36,10 @@ class FigureSettings:
     summary_panel: bool  # draw Fig. 12 (the paper's 16-bar panel)
 
 
+#: Stages every figure needs (its caption's numbers come from them), besides its own inputs.
+BASE_INPUTS = ("latents", "neurons")
+
+
 class FigureView:
     """A part's artifacts as the figures use them: latents in specificity order, roles, counts, labels.
 
@@ -119,25 +123,43 @@ class FigureView:
         return min(max(40, self.n_music if self.settings.summary_panel else 0), self.n_phik)
 
     def facts(self) -> dict[str, Any]:
-        """The numbers captions may use, by name."""
-        pitch, rhythm = self.role("pitch_neuron"), self.role("rhythm_neuron")
-        n_random = len(self.mu_random) if self.has("random_latents") else 0
-        return {
-            "label": self.settings.label,
-            "n_windows": len(self.load("latents")["mu"]),
-            "n_random": n_random,
-            "compared": "real music vs random note sequences" if n_random else "real windows only",
-            "n_music": self.n_music,
-            "n_noise": self.z_size - self.n_music,
-            "z_size": self.z_size,
-            "n_corr_dims": self.settings.n_corr_dims,
-            "n_heat": self.n_heat,
-            "threshold": self.settings.threshold,
-            "pitch_rank": pitch.get("rank"),
-            "pitch_dim": pitch.get("dim"),
-            "rhythm_rank": rhythm.get("rank"),
-            "rhythm_dim": rhythm.get("dim"),
-        }
+        """The numbers captions may use, by name (see :data:`FACTS`), each computed when a caption uses it."""
+        return _Facts(self)
+
+
+def _n_random(v: FigureView) -> int:
+    return len(v.mu_random) if v.has("random_latents") else 0
+
+
+#: Numbers a caption may name, each a function of the view; a caption pays only for those it uses.
+FACTS: dict[str, Callable[[FigureView], Any]] = {
+    "label": lambda v: v.settings.label,
+    "n_windows": lambda v: len(v.load("latents")["mu"]),
+    "n_random": _n_random,
+    "compared": lambda v: "real music vs random note sequences" if _n_random(v) else "real windows only",
+    "n_music": lambda v: v.n_music,
+    "n_noise": lambda v: v.z_size - v.n_music,
+    "z_size": lambda v: v.z_size,
+    "n_corr_dims": lambda v: v.settings.n_corr_dims,
+    "n_heat": lambda v: v.n_heat,
+    "threshold": lambda v: v.settings.threshold,
+    "pitch_rank": lambda v: v.role("pitch_neuron").get("rank"),
+    "pitch_dim": lambda v: v.role("pitch_neuron").get("dim"),
+    "rhythm_rank": lambda v: v.role("rhythm_neuron").get("rank"),
+    "rhythm_dim": lambda v: v.role("rhythm_neuron").get("dim"),
+}
+
+
+class _Facts(dict):
+    """:data:`FACTS` of one view, computed on first use (``str.format_map`` asks only for what it needs)."""
+
+    def __init__(self, view: FigureView) -> None:
+        super().__init__()
+        self.view = view
+
+    def __missing__(self, name: str) -> Any:
+        self[name] = FACTS[name](self.view)
+        return self[name]
 
 
 # --------------------------------------------------------------------------- drawing functions
@@ -268,7 +290,9 @@ class FigureSpec:
     facts: Callable[[FigureView], Mapping[str, Any]] = field(default=lambda v: {})
 
     def caption_for(self, view: FigureView) -> str:
-        return self.caption.format(**{**view.facts(), **self.facts(view)})
+        facts = view.facts()
+        facts.update(self.facts(view))
+        return self.caption.format_map(facts)
 
 
 LOESS_CAPTION = (
@@ -379,7 +403,7 @@ FIGURES: tuple[FigureSpec, ...] = (
         "Fig. 10 — the first neurons: real music vs random notes",
         "Distribution of μ for the four most specific neurons over {n_windows:,} real windows and "
         "{n_random:,} random note sequences (paper §5.1), each normalised to unit area.",
-        ("latents", "random_latents", "neurons"),
+        ("latents", "random_latents", "neurons", "phik"),
         lambda v: F.neuron_histograms_figure(
             v.mu, v.mu_random, labels=[v.role_label(i) for i in range(1, 5)]
         ),
@@ -390,7 +414,7 @@ FIGURES: tuple[FigureSpec, ...] = (
         "Fig. 11 — how many neurons a window excites",
         "Per window, the number of music neurons (left, of {n_music}) and noise neurons (right, of "
         "{n_noise}) with |μ| > {threshold:g}: {compared}.",
-        ("counts",),
+        ("counts", "neurons"),
         lambda v: F.activation_counts_figure(
             v.counts("real"),
             v.counts("random"),

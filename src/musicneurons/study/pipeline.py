@@ -35,8 +35,8 @@ import pandas as pd
 from musicneurons.analysis.roles import neuron_role
 from musicneurons.study import beyond, beyond_report
 from musicneurons.study import stages as st
-from musicneurons.study.artifacts import cached, read_meta, stage_key, versions, write_json
-from musicneurons.study.config import DEFAULT_MODELS, StudyConfig, StudyError
+from musicneurons.study.artifacts import cached, stage_key, stage_timings, versions, write_json
+from musicneurons.study.config import DEFAULT_MODELS, StudyConfig, StudyError, command_line
 from musicneurons.study.part import Part, open_part
 from musicneurons.study.rendering import FigureRenderer, FigureSettings
 from musicneurons.study.report import FigureEntry, ReportSection, table_html, write_report
@@ -360,21 +360,33 @@ def run_part(
     reading them); without one they are drawn here, before returning.
     """
     part = open_part(model, bars, model_name, config, out)
+    own = renderer or FigureRenderer(workers=0, svg=config.svg, overwrite=config.overwrite)
+    settings = FigureSettings(
+        label=part.label,
+        seed=config.seed,
+        threshold=config.activation_threshold,
+        n_corr_dims=min(config.n_corr_dims, part.model.config.z_size),
+        summary_panel=bars != 2,
+    )
+
+    numbers: dict[tuple[str, ...], dict[str, Any]] = {}  # summaries by the tables they were made from
+
+    def summarize() -> dict[str, Any]:
+        tables = {name: part.data[name] for name in SUMMARY_TABLES if name in part.data}
+        if tuple(tables) not in numbers:
+            numbers[tuple(tables)] = summarize_part(
+                tables, info=part.info(), threshold=config.activation_threshold
+            )
+        return numbers[tuple(tables)]
+
     for stage in STAGES:
         if stage.when(part):
             run_stage(part, stage)
             if stage.name == "windows":
                 part.notes += _part_notes(part)
-    tables = {name: part.data[name] for name in SUMMARY_TABLES if name in part.data}
-    summary = summarize_part(tables, info=part.info(), threshold=config.activation_threshold)
-    settings = FigureSettings(
-        label=part.label,
-        seed=config.seed,
-        threshold=config.activation_threshold,
-        n_corr_dims=part.n_corr_dims,
-        summary_panel=bars != 2,
-    )
-    own = renderer or FigureRenderer(workers=0, svg=config.svg, overwrite=config.overwrite)
+            # figures start as soon as the stages they show have run
+            own.submit(part.folder / "figures", part.data, part.files, part.keys, summarize, settings)
+    summary = summarize()
     figures = own.submit(part.folder / "figures", part.data, part.files, part.keys, summary, settings)
     if renderer is None:
         own.wait()
@@ -440,8 +452,8 @@ def run_study(config: StudyConfig, out: str | Path) -> dict[str, Any]:
             "config": asdict(config),
             "versions": versions(),
             "seconds_this_run": round(time.perf_counter() - started, 1),
-            "stages": _stage_timings(out, [r.key for r in results]),
-            "command": _command_line(config, out),
+            "stages": stage_timings(out, [r.key for r in results]),
+            "command": command_line(config, out),
         }
         write_json(out / "run.json", metadata)
         write_report(
@@ -458,43 +470,3 @@ def run_study(config: StudyConfig, out: str | Path) -> dict[str, Any]:
         renderer.wait()
     log.info("study finished in %.1f s: %s", time.perf_counter() - started, out / "report" / "index.html")
     return summary
-
-
-def _stage_timings(out: Path, parts: list[str]) -> dict[str, dict[str, Any]]:
-    """Seconds each stage took when its artifact was computed (from the sidecars)."""
-    timings: dict[str, dict[str, Any]] = {}
-    for key in parts:
-        for path in sorted((out / key).glob("*.meta.json")):
-            meta = read_meta(path.with_name(path.name.removesuffix(".meta.json")))
-            if meta:
-                timings[meta["stage"]] = {"seconds": meta.get("seconds"), "created": meta.get("created")}
-    return timings
-
-
-#: StudyConfig fields that the command line sets, and their flags (for run.json's "command").
-COMMAND_FLAGS = {
-    "model": "--model",
-    "midi": "--midi",
-    "windows": "--windows",
-    "latents": "--latents",
-    "n_random": "--n-random",
-    "seed": "--seed",
-    "device": "--device",
-    "precision": "--precision",
-    "max_windows": "--max-windows",
-}
-
-
-def _command_line(config: StudyConfig, out: Path) -> str:
-    """The `musicneurons study` command that reproduces this run."""
-    default = StudyConfig()
-    args = ["musicneurons", "study", "--out", str(out)]
-    for name, flag in COMMAND_FLAGS.items():
-        value = getattr(config, name)
-        if value != getattr(default, name):
-            args += [flag, str(value)]
-    if config.bars != default.bars and config.model is None:
-        args += ["--bars", *map(str, config.bars)]
-    if config.svg:
-        args.append("--svg")
-    return " ".join(args)

@@ -22,7 +22,7 @@ import multiprocessing
 import os
 import sys
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,10 +30,12 @@ from typing import Any, Self
 
 from musicneurons.study.artifacts import FORMATS, read_meta, stage_key, write_json
 from musicneurons.study.figure_plans import (
+    BASE_INPUTS,
     FIGURES,
     FIGURES_BY_NAME,
     PREVIEW_FIGURES,
     FigureSettings,
+    FigureSpec,
     FigureView,
 )
 from musicneurons.study.report import FigureEntry
@@ -149,7 +151,8 @@ class FigureRenderer:
         self.formats = ("png", "svg") if svg else ("png",)
         self.overwrite = overwrite
         self.code = drawing_code_hash()
-        self._pending: list[Future[str]] = []
+        self._pending: list[Future[Any]] = []
+        self._planned: dict[Path, dict[str, FigureEntry | None]] = {}  # part folder -> figure -> entry
         self._pool: ProcessPoolExecutor | None = None
         if self.workers and not can_fork():
             log.info("figures drawn in this process: forking is unsafe here (other threads, or not Linux)")
@@ -187,34 +190,55 @@ class FigureRenderer:
         data: Mapping[str, Any],
         files: Mapping[str, Path],
         keys: Mapping[str, str],
-        summary: Mapping[str, Any],
+        summary: Mapping[str, Any] | Callable[[], Mapping[str, Any]],
         settings: FigureSettings,
     ) -> list[FigureEntry]:
-        """Draw (or hand to a worker) every figure of the table that applies to a part and is not up to date.
+        """Hand to a worker (or draw) every figure of a part whose artifacts are all there, if not up to date.
 
-        ``data`` holds the part's artifacts in memory (used to plan, and to draw in line), ``files`` the
-        same artifacts' files (read by the workers), ``keys`` their stage keys.
+        Call it after each stage: a figure starts as soon as the stages it shows have run, while the others
+        compute. ``data`` holds the part's artifacts in memory (to plan, and to draw in line), ``files`` the
+        same artifacts' files (read by the workers), ``keys`` their stage keys, ``summary`` the part's
+        numbers so far (or a function that computes them, called only when a figure is ready). Returns the
+        report entries of the part's figures planned so far, in table order; a figure whose stages never
+        ran in this part is never planned.
         """
-        folder.mkdir(parents=True, exist_ok=True)
-        view = FigureView(data.get, summary, settings)
-        entries = []
-        for spec in FIGURES:
-            if not spec.when(view):
-                continue
-            base = folder / spec.name
-            key = stage_key(f"figure:{spec.name}", {"code": self.code}, {i: keys[i] for i in spec.inputs})
-            entries.append(
-                FigureEntry(spec.name, spec.heading, spec.caption_for(view), base.with_suffix(".png"))
-            )
-            if self._up_to_date(base, key):
-                continue
-            task = DrawTask(spec.name, base, dict(files), dict(summary), settings, self.formats, key)
-            if self._pool is None:
-                draw(task, view)
-                log.info("figure %s", base.with_suffix(".png"))
-            else:
-                self._pending.append(self._pool.submit(draw, task))
-        return entries
+        planned = self._planned.setdefault(folder, {})
+        ready = [
+            spec
+            for spec in FIGURES
+            if spec.name not in planned and all(i in keys for i in (*BASE_INPUTS, *spec.inputs))
+        ]
+        if ready:
+            folder.mkdir(parents=True, exist_ok=True)
+            numbers = summary() if callable(summary) else summary
+            view = FigureView(data.get, numbers, settings)
+            for spec in ready:
+                planned[spec.name] = self._plan(spec, folder, view, files, keys)
+        return [entry for spec in FIGURES if (entry := planned.get(spec.name)) is not None]
+
+    def _plan(
+        self,
+        spec: FigureSpec,
+        folder: Path,
+        view: FigureView,
+        files: Mapping[str, Path],
+        keys: Mapping[str, str],
+    ) -> FigureEntry | None:
+        """The report entry of a figure (None if it does not apply); drawn or handed on unless up to date."""
+        if not spec.when(view):
+            return None
+        base = folder / spec.name
+        key = stage_key(f"figure:{spec.name}", {"code": self.code}, {i: keys[i] for i in spec.inputs})
+        entry = FigureEntry(spec.name, spec.heading, spec.caption_for(view), base.with_suffix(".png"))
+        if self._up_to_date(base, key):
+            return entry
+        task = DrawTask(spec.name, base, dict(files), dict(view.summary), view.settings, self.formats, key)
+        if self._pool is None:
+            draw(task, view)
+            log.info("figure %s", entry.png)
+        else:
+            self._pending.append(self._pool.submit(draw, task))
+        return entry
 
     def submit_preview(
         self, base: Path, sentences: Sequence[str], figures: Sequence[tuple[str, Sequence[FigureEntry]]]
