@@ -24,7 +24,7 @@ import pandas as pd
 def make_data(
     n: int, n_features: int, n_dims: int, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Latents (n, n_dims) float32 with ~37 informative dims, and features (n, n_features) depending on them."""
+    """Latents (n, n_dims) float32 with ~37 informative dims, and features (n, n_features) following them."""
     z = rng.normal(scale=0.05, size=(n, n_dims)).astype(np.float32)  # noise neurons: mu ~ 0
     n_music = min(37, n_dims)
     z[:, :n_music] = rng.normal(size=(n, n_music))
@@ -97,11 +97,13 @@ def main() -> None:
         np.abs(matrix.loc[["f0", "f1", "f2"], ["z0", "z1", "z2"]].to_numpy() - ours[:3, :3])
     )
     print(
-        f"phik   phik_from_array:  {1e3 * t_array:8.1f} ms per pair -> block ~{t_array * n_pairs / 60:6.1f} min;"
+        f"phik   phik_from_array:  {1e3 * t_array:8.1f} ms per pair"
+        f" -> block ~{t_array * n_pairs / 60:6.1f} min;"
         f" ratio {t_array * n_pairs / t_ours:6.0f}x"
     )
     print(
-        f"phik   phik_matrix:      {1e3 * t_matrix:8.1f} ms per pair -> block ~{t_matrix * n_pairs / 60:6.1f} min;"
+        f"phik   phik_matrix:      {1e3 * t_matrix:8.1f} ms per pair"
+        f" -> block ~{t_matrix * n_pairs / 60:6.1f} min;"
         f" ratio {t_matrix * n_pairs / t_ours:6.0f}x"
     )
     print(

@@ -100,7 +100,8 @@ def main() -> None:
         m21_wall, m21_cpu = music21_seconds_per_melody(windows[:subset], qpm[:subset])
         for label, ours, m21 in (("wall", wall, m21_wall), ("cpu", cpu, m21_cpu)):
             print(
-                f"{bars:>2}-bar {label:<4}{ours:>7.3f}{args.n / ours:>12,.0f}{1e3 * m21:>16.2f}{1 / m21:>15,.0f}"
+                f"{bars:>2}-bar {label:<4}{ours:>7.3f}{args.n / ours:>12,.0f}"
+                f"{1e3 * m21:>16.2f}{1 / m21:>15,.0f}"
                 f"{m21 * args.n:>24,.0f}{m21 * args.n / ours:>8,.0f}x"
             )
     print(f"load average {os.getloadavg()[0]:.2f} at the end")

@@ -7,4 +7,5 @@ bash scripts/setup.sh test
 export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}" MPLBACKEND=Agg
 .venv/bin/ruff check src tests bench
 .venv/bin/ruff format --check src tests bench
+.venv/bin/mypy
 exec .venv/bin/python -m pytest "$@"

@@ -226,9 +226,9 @@ def test_convert_command_writes_a_loadable_model(
     config = json.loads((out / "config.json").read_text())
     assert config["config"]["level_lengths"] == [16, 16]
     assert config["metadata"]["global_step"] == 1500
-    assert main(["convert", str(tar), str(out)]) == 1  # refuses to overwrite
+    assert main(["convert", str(tar), str(out)]) == 2  # refuses to overwrite: a user error
     assert main(["convert", str(tar), str(out), "--overwrite"]) == 0
-    assert main(["convert", str(tar), str(tmp_path / "bad"), "--preset", "hierdec-mel_16bar"]) == 1
+    assert main(["convert", str(tar), str(tmp_path / "bad"), "--preset", "hierdec-mel_16bar"]) == 2
     assert not (tmp_path / "bad" / "config.json").exists()
     from safetensors.torch import load_file
 

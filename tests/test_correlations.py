@@ -27,7 +27,7 @@ def _phik_pair(a: np.ndarray, b: np.ndarray) -> float:
 
 @pytest.fixture(scope="module")
 def real_shaped() -> tuple[np.ndarray, np.ndarray]:
-    """Features like music21's (skewed, discrete with few values, binary, NaN, constant) and float32 latents."""
+    """Features like music21's (skewed, few discrete values, binary, NaN, constant) and float32 latents."""
     rng = np.random.default_rng(7)
     n = 2500
     z = rng.normal(size=(n, 5)).astype(np.float32)

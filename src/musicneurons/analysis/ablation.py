@@ -2,8 +2,8 @@
 
 The journal version of the paper (Barenboim et al., Neural Computing and Applications 2024) reports that
 several hundred of MusicVAE's 512 latent dimensions can be set to zero with minimal loss of reconstruction
-accuracy. :func:`ablation_curve` measures that curve for any model following the ``TrainedModel``
-contract (``musicneurons.model.inference``): z keeps mu on the first ``k`` dimensions of ``order`` (most specific
+accuracy. :func:`ablation_curve` measures that curve for any model following the ``TrainedModel`` contract
+(``musicneurons.model.inference``): z keeps mu on the first ``k`` dimensions of ``order`` (most specific
 first, e.g. ``split_music_noise(sigma).order``) and is 0 (the prior mean) elsewhere, the decoder is run
 teacher-forced on the same windows, and the step accuracy and reconstruction loss are recorded.
 """

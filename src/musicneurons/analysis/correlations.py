@@ -14,7 +14,8 @@ interval variables with 10 uniform bins:
 2. the ``bins x bins`` contingency table of every pair is built in one matrix product of one-hot codes;
 3. empty rows and columns are dropped; the Pearson chi2 (Yates-corrected for 2 x 2 tables, as
    ``scipy.stats.chi2_contingency``) is turned into phi_K with phik's noise pedestal (r - 1)(c - 1) by
-   :func:`musicneurons.analysis.phik_curve.phik_from_chi2`, which replays phik's root finder on all pairs at once.
+   :func:`musicneurons.analysis.phik_curve.phik_from_chi2`, which replays phik's root finder on all pairs at
+   once.
 
 A table with fewer than two non-empty rows or columns gives NaN, as in ``phik``.
 """
@@ -179,8 +180,8 @@ def _one_hot(codes: np.ndarray, bins: int) -> np.ndarray:
     """(n, k) codes -> (n, k * bins) float32 indicators; code -1 (missing) gives an all-zero group."""
     n, k = codes.shape
     out = np.zeros(n * k * bins, dtype=np.float32)
-    index_type = np.int32 if n * k * bins < 2**31 else np.int64
-    flat = codes.astype(index_type) + bins * np.arange(k, dtype=index_type)
+    index_type: type[np.signedinteger] = np.int32 if n * k * bins < 2**31 else np.int64
+    flat: np.ndarray = codes.astype(index_type) + bins * np.arange(k, dtype=index_type)
     flat += (k * bins) * np.arange(n, dtype=index_type)[:, None]
     out[flat[codes >= 0]] = 1.0
     return out.reshape(n, k * bins)
@@ -217,7 +218,9 @@ def _blocks(k: int, m: int, bins: int) -> list[slice]:
 
 
 def phik_cross(x: object, y: object | None = None, *, bins: int = DEFAULT_BINS) -> np.ndarray:
-    """phi_K between every column of ``x`` and every column of ``y`` (a cross block; ``y=None``: ``x`` vs ``x``).
+    """phi_K between every column of ``x`` and every column of ``y``.
+
+    A cross block; with ``y=None``, ``x`` against itself.
 
     Equals ``phik.phik_from_array(x[:, i], y[:, j], num_vars=["x", "y"], bins=bins)`` for every pair (to
     ~1e-8), and the corresponding ``phik.phik_matrix(..., interval_cols=all)`` entries; see the module

@@ -1,4 +1,4 @@
-"""phi_K from chi2, vectorised: the binned bivariate-normal curve that ``phik`` inverts, for many tables at once.
+"""phi_K from chi2, vectorised: the binned bivariate-normal curve that ``phik`` inverts, for many tables.
 
 The ``phik`` library (Baak et al. 2020, version 0.12.5) defines phi_K of an ``r x c`` contingency table
 (non-empty rows and columns only) holding ``n`` records as the correlation ``rho`` in [0, 1] of a standard
@@ -105,7 +105,7 @@ def _shape_curve(n_rows: int, n_cols: int) -> _ShapeCurve:
 
 
 def binned_normal_chi2_ratio(rho: np.ndarray, n_rows: int, n_cols: int) -> np.ndarray:
-    """S(rho) / S(1) for an ``n_rows x n_cols`` grid: the chi2 fraction phik assigns to correlation ``rho``."""
+    """S(rho) / S(1) on an ``n_rows x n_cols`` grid: the chi2 fraction phik gives correlation ``rho``."""
     curve = _shape_curve(n_rows, n_cols)
     theta = np.arcsin(np.clip(np.asarray(rho, dtype=np.float64), 0.0, 1.0))
     return curve.evaluate(np.atleast_1d(theta)) / curve.s_one
@@ -151,7 +151,7 @@ def _brent_roots(
     n_rows: np.ndarray,
     n_cols: np.ndarray,
 ) -> np.ndarray:
-    """Roots of chi2_model(rho) - chi2 on [0, 1], running scipy's brentq step rules on all tables in lockstep."""
+    """Roots of chi2_model(rho) - chi2 on [0, 1]: scipy's brentq step rules on all tables in lockstep."""
     shapes = np.stack([np.minimum(n_rows, n_cols), np.maximum(n_rows, n_cols)], axis=1)
     keys, shape_index = np.unique(shapes, axis=0, return_inverse=True)
     shape_index = shape_index.ravel()

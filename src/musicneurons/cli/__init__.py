@@ -1,9 +1,9 @@
 """The ``musicneurons`` command: thin argparse subcommands over the library, one module per command.
 
-Each command module has ``add_parser(sub)`` (its options and help) and ``run(args) -> int`` (one library call).
-Adding a command is one module and one row of :data:`COMMANDS`. User errors (:class:`~musicneurons.errors.UserError`
-and missing or unreadable paths) print one line and exit with code 2; anything else is a bug and keeps its
-traceback (with ``--verbose`` the user errors show theirs too).
+Each command module has ``add_parser(sub)`` (its options and help) and ``run(args) -> int`` (one library
+call). Adding a command is one module and one row of :data:`COMMANDS`. User errors
+(:class:`~musicneurons.errors.UserError` and missing or unreadable paths) print one line and exit with code 2;
+anything else is a bug and keeps its traceback (with ``--verbose`` the user errors show theirs too).
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         out = convert(args.checkpoint, args.out, preset=args.preset, overwrite=args.overwrite)
     except (FileExistsError, FileNotFoundError, ValueError) as exc:  # incl. corrupt or mismatched checkpoints
-        print(f"convert: {exc}", file=sys.stderr)
-        return 1
+        print(f"musicneurons convert: {exc}", file=sys.stderr)
+        return 2
     print(f"wrote {out}/weights.safetensors and {out}/config.json")
     return 0

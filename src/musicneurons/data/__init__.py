@@ -1,4 +1,4 @@
-"""MIDI files to melody windows: the MIDI reader, Magenta-exact extraction, encodings, corpus tables, random melodies.
+"""MIDI to melody windows: the MIDI reader, Magenta-exact extraction, encodings, corpora, random melodies.
 
-Lowest data layer: imports only the top-level leaves (``constants``, ``atomic_files``). No torch, no matplotlib.
+The lowest layer: it imports only the top-level leaves (``constants``, ``atomic_files``); no torch.
 """

@@ -123,7 +123,7 @@ def melodic_thirds(batch: NoteBatch, convention: str = MUSIC21) -> np.ndarray:
 
 
 def melodic_fifths(batch: NoteBatch, convention: str = MUSIC21) -> np.ndarray:
-    """M13 (jSymbolic2 "Melodic Perfect Fifths"): fraction of intervals that are perfect fifths. None: NaN / 0."""
+    """M13 (jSymbolic2 "Melodic Perfect Fifths"): share of intervals that are fifths. None: NaN / 0."""
     return _share(batch, (7,), convention)
 
 
@@ -170,7 +170,8 @@ def _compute_arcs(batch: NoteBatch) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     flip = np.zeros(step.shape, dtype=bool)
     flip[1:] = (step_win[1:] == step_win[:-1]) & ((step[1:] > 0) != (step[:-1] > 0))
     n_flips = np.bincount(step_win[flip], minlength=n)
-    # Sum of the sizes before each window's last flip: a prefix sum read at that flip minus at the window start.
+    # Sum of the sizes before each window's last flip: a prefix sum read at that flip minus at the window
+    # start.
     prefix = np.zeros(size.shape[0] + 1)
     np.cumsum(size, out=prefix[1:])
     flips = np.flatnonzero(flip)

@@ -2,8 +2,8 @@
 
 A batch of windows (``int8 (n_windows, n_steps)``, 90-class indices: 0 = NO_EVENT holds, 1 = NOTE_OFF ends the
 sounding note, k >= 2 starts MIDI pitch k + 19; the end of the window ends any note) becomes one
-:class:`NoteBatch`: every note of every window in one set of flat arrays, sorted by window then onset, plus the
-per-window histograms that the pitch, rhythm and melody features share. Nothing here loops over windows.
+:class:`NoteBatch`: every note of every window in one set of flat arrays, sorted by window then onset, plus
+the per-window histograms that the pitch, rhythm and melody features share. Nothing here loops over windows.
 
 The seconds follow music21's own arithmetic for a flat ``Part`` with one ``MetronomeMark(number=qpm)`` at
 offset 0 (``Stream.secondsMap``): seconds per quarter is ``60 / (60 / (60 / number))``, a note's onset is
@@ -27,7 +27,7 @@ MUSIC21 = "music21"  # the default convention; the other is "jsymbolic"
 
 
 def undefined_value(convention: str) -> float:
-    """What a feature returns where its input is insufficient: music21 raises (NaN here), jSymbolic2 gives 0."""
+    """A feature's value where its input is insufficient: music21 raises (NaN here), jSymbolic2 gives 0."""
     return np.nan if convention == MUSIC21 else 0.0
 
 
@@ -160,7 +160,7 @@ def check_qpm(qpm: float | np.ndarray, n_windows: int) -> np.ndarray:
 
 
 def music21_seconds_per_quarter(qpm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(quarter_bpm, seconds_per_quarter)`` exactly as music21 derives them from ``MetronomeMark(number=qpm)``.
+    """``(quarter_bpm, seconds_per_quarter)`` as music21 derives them from ``MetronomeMark(number=qpm)``.
 
     music21 snaps a number within 1e-6 of an integer to that integer, converts it to quarter-note BPM as
     ``60 / ((60 / number) / 1.0 * 1.0)`` and takes ``60.0 / bpm`` seconds per quarter.
@@ -249,7 +249,7 @@ def per_window_sum(values: np.ndarray, index: np.ndarray, n: int) -> np.ndarray:
 
 
 def _per_window_reduce(reduce: np.ufunc, values: np.ndarray, first: np.ndarray, fill: float) -> np.ndarray:
-    """``reduce`` of ``values`` over each window's contiguous segment ``first[i]:first[i + 1]``; ``fill`` if empty."""
+    """``reduce`` of ``values`` over each window's segment ``first[i]:first[i + 1]``; ``fill`` if empty."""
     counts = np.diff(first)
     out = np.full(counts.shape, fill, dtype=np.result_type(values, np.asarray(fill)))
     has = counts > 0
@@ -259,7 +259,7 @@ def _per_window_reduce(reduce: np.ufunc, values: np.ndarray, first: np.ndarray, 
 
 
 def per_window_max(values: np.ndarray, first: np.ndarray, fill: float) -> np.ndarray:
-    """Maximum of ``values`` over each window's contiguous segment ``first[i]:first[i + 1]``; ``fill`` if empty."""
+    """Maximum of ``values`` over each window's segment ``first[i]:first[i + 1]``; ``fill`` if empty."""
     return _per_window_reduce(np.maximum, values, first, fill)
 
 
@@ -295,7 +295,7 @@ def count_bins_with_share(hist: np.ndarray, total: np.ndarray, share: float) -> 
     return (hist >= least[:, None]).sum(axis=1).astype(np.float64)
 
 
-def top_two_bins(hist: np.ndarray, convention: str) -> tuple[np.ndarray, ...]:
+def top_two_bins(hist: np.ndarray, convention: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Index and count of the largest bin and of the largest other bin, ties to the lowest index.
 
     Returns ``(index1, count1, index2, count2)``. Where no other bin is non-zero, ``index2`` is 0 in both

@@ -66,7 +66,8 @@ def _gap_stats(batch: NoteBatch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _end_seconds(batch: NoteBatch) -> np.ndarray:
-    """End of each window's last note in seconds, as music21 adds it: ``spq * offset + spq * quarterLength``."""
+    """End of each window's last note in seconds, summed as music21 does:
+    ``spq * offset + spq * quarterLength``."""
     _, start, end = batch.note_bounds()
     spq = batch.seconds_per_quarter
     return spq * (start / STEPS_PER_QUARTER) + spq * ((end - start) / STEPS_PER_QUARTER)
@@ -146,7 +147,7 @@ def staccato_incidence(batch: NoteBatch, convention: str = MUSIC21) -> np.ndarra
 
 
 def average_time_between_attacks(batch: NoteBatch, convention: str = MUSIC21) -> np.ndarray:
-    """R22: mean time in seconds between consecutive onsets. Fewer than two notes: NaN (music21 raises) / 0."""
+    """R22: mean seconds between consecutive onsets. Fewer than two notes: NaN (music21 raises) / 0."""
     count, total, _ = _gap_stats(batch)
     mean_steps = divide(total, count, where=count > 0, fill=undefined_value(convention))
     return _seconds(mean_steps, batch)
