@@ -38,7 +38,7 @@ def test_degenerate_inputs():
     assert supported_segments([np.nan, np.nan]) == []
     assert supported_segments(np.full(20, 2.0)) == [(2.0, 2.0)]
     assert supported_segments(np.full(3, 2.0)) == [(2.0, 2.0)]  # the 10 samples needed are capped at n
-    assert supported_segments(np.r_[np.full(3, 2.0), 9.0], min_count=4) == []
+    assert supported_segments(np.r_[np.full(3, 2.0), 9.0], max_gap=1, min_count=4) == []
 
 
 def test_span():
