@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import numpy as np
+import pytest
+
 from musicneurons.analysis import paper
 
 # A run that reproduces the paper (2 bars): every claim should agree.
@@ -135,3 +138,28 @@ def test_16bar_rows():
 def test_noise_count_needs_512_dimensions():
     v = _verdicts({**PAPER_LIKE_2BAR, "z_size": 256, "n_music": 20})
     assert v["2bar.n_noise"] == "not comparable"
+
+
+def test_measure_latents_hand_computed():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=2000)
+    noise = np.linspace(-0.2, 0.2, 2000)
+    mu = np.column_stack([a, -a + 0.01 * rng.normal(size=2000), rng.normal(size=2000), noise])
+    m = paper.measure_latents(mu, [True, True, True, False])
+    assert m["noise_mu_p05"] == pytest.approx(np.percentile(noise, 5))
+    assert m["noise_mu_p95"] == pytest.approx(0.18, abs=1e-3)
+    assert m["max_abs_corr_music"] == pytest.approx(1.0, abs=1e-3)  # dims 0 and 1
+    assert m["n_strong_pairs_music"] == 1
+    assert paper.measure_latents(mu, [False] * 4).keys() == {"noise_mu_p05", "noise_mu_p95"}
+
+
+def test_measure_counts_feed_the_fig11_claims():
+    m = paper.measure_counts([34, 35, 36], [40, 50, 60], [35, 35, 34, 33], [50, 150, 160, 170])
+    assert m["median_music_active_real"] == 35
+    assert m["median_noise_active_random"] == 155
+    assert m["share_over_100_noise_random"] == 0.75
+    assert m["random_total_active_p95"] == pytest.approx(np.percentile([85, 185, 194, 203], 95))
+    v = _verdicts({**PAPER_LIKE_2BAR, **m, "random_noise_bimodality": None})
+    assert v["2bar.real_noise_active"] == "agrees"
+    assert v["2bar.random_noise_active"] == "agrees"
+    assert set(paper.measure_counts([1], [2])) == {"median_music_active_real", "median_noise_active_real"}

@@ -394,3 +394,64 @@ def compare_with_paper(measured: Mapping[str, Any], bars: int) -> list[dict[str,
             }
         )
     return rows
+
+
+# ------------------------------------------------------------------------------------- measuring a run
+def measure_latents(mu: object, is_music: object, *, strong_r: float = STRONG_R) -> dict[str, float | int]:
+    """The latent numbers the claims use: noise μ percentiles, and correlations between music neurons.
+
+    Parameters
+    ----------
+    mu : array-like, shape (n_windows, z_size)
+    is_music : array-like of bool, shape (z_size,)
+        Music neurons (in the model's dimension order, as ``mu``'s columns).
+
+    Returns
+    -------
+    dict
+        ``noise_mu_p05``, ``noise_mu_p95`` (over every window and noise neuron), ``max_abs_corr_music``
+        and ``n_strong_pairs_music`` (distinct pairs of music neurons with |r| >= ``strong_r``); a key is
+        left out when there are no such neurons.
+    """
+    import numpy as np
+
+    from musicneurons.analysis.correlations import pearson_matrix
+
+    m = np.asarray(mu, dtype=np.float64)
+    mask = np.asarray(is_music, dtype=bool)
+    out: dict[str, float | int] = {}
+    if (~mask).any():
+        lo, hi = np.percentile(m[:, ~mask], [5, 95])
+        out.update(noise_mu_p05=float(lo), noise_mu_p95=float(hi))
+    if mask.sum() >= 2:
+        r = np.abs(pearson_matrix(m[:, mask]))
+        off = r[np.triu_indices(int(mask.sum()), k=1)]
+        off = off[np.isfinite(off)]
+        if off.size:
+            out.update(max_abs_corr_music=float(off.max()), n_strong_pairs_music=int((off >= strong_r).sum()))
+    return out
+
+
+def measure_counts(
+    music_real: object, noise_real: object, music_random: object = None, noise_random: object = None
+) -> dict[str, float]:
+    """Fig. 11's numbers from per-window counts of excited music and noise neurons (real, and random)."""
+    import numpy as np
+
+    from musicneurons.analysis.uncertainty import bimodality_coefficient
+
+    out = {
+        "median_music_active_real": float(np.median(np.asarray(music_real, dtype=np.float64))),
+        "median_noise_active_real": float(np.median(np.asarray(noise_real, dtype=np.float64))),
+    }
+    if music_random is not None and noise_random is not None and np.size(np.asarray(noise_random)):
+        music = np.asarray(music_random, dtype=np.float64)
+        noise = np.asarray(noise_random, dtype=np.float64)
+        out.update(
+            median_music_active_random=float(np.median(music)),
+            median_noise_active_random=float(np.median(noise)),
+            share_over_100_noise_random=float(np.mean(noise > 100)),
+            random_noise_bimodality=bimodality_coefficient(noise),
+            random_total_active_p95=float(np.percentile(music + noise, 95)),
+        )
+    return out
