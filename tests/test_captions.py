@@ -6,12 +6,13 @@ import numpy as np
 import pytest
 
 from musicneurons.analysis import captions
+from musicneurons.analysis.paper import signed
 
 
 def test_signed_numbers_use_a_true_minus():
-    assert captions.signed(-0.19) == "−0.19"
-    assert captions.signed(0.21) == "0.21"
-    assert captions.signed(-0.001) == "0.00"
+    assert signed(-0.19) == "−0.19"
+    assert signed(0.21) == "0.21"
+    assert signed(-0.001) == "0.00"
 
 
 def test_percentile_range_sentence():

@@ -163,3 +163,22 @@ def test_measure_counts_feed_the_fig11_claims():
     assert v["2bar.real_noise_active"] == "agrees"
     assert v["2bar.random_noise_active"] == "agrees"
     assert set(paper.measure_counts([1], [2])) == {"median_music_active_real", "median_noise_active_real"}
+
+
+def test_16bar_tie_with_the_papers_neurons_is_not_a_difference():
+    run = {
+        "rhythm_rank": 77,
+        "rhythm_stability": 0.32,
+        "rhythm_rank_shares": {77: 0.32, 3: 0.3, 4: 0.1, 9: 0.28},
+    }
+    row = next(r for r in paper.compare_with_paper(run, 16) if r["id"] == "16bar.rhythm_neurons")
+    assert row["verdict"] == "not comparable"
+    assert "(3, 4) win 40%" in row["note"]
+    firm = {**run, "rhythm_stability": 0.9, "rhythm_rank_shares": {77: 0.9, 3: 0.1}}
+    assert _verdicts(firm, 16)["16bar.rhythm_neurons"] == "differs"
+
+
+def test_noise_count_follows_the_music_count():
+    assert (
+        _verdicts({**PAPER_LIKE_2BAR, "n_music": 30})["2bar.n_noise"] == "differs"
+    )  # 482 is near 475, 30 not 37

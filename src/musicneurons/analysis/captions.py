@@ -13,16 +13,7 @@ from typing import Any
 import numpy as np
 
 from musicneurons.analysis import paper
-
-
-def signed(value: float, digits: int = 2) -> str:
-    """A number with a true minus sign (U+2212), e.g. ``-0.19`` -> ``"−0.19"``."""
-    text = f"{value:.{digits}f}"
-    if text.startswith("-"):
-        text = "−" + text[1:]
-    if text.lstrip("−").strip("0.") == "":  # -0.00 reads as 0.00
-        text = text.lstrip("−")
-    return text
+from musicneurons.analysis.paper import signed
 
 
 def percentile_range(values: object, name: str, *, low: float = 5, high: float = 95, digits: int = 2) -> str:
@@ -32,7 +23,8 @@ def percentile_range(values: object, name: str, *, low: float = 5, high: float =
     if v.size == 0:
         return f"{name}: no values"
     lo, hi = np.percentile(v, [low, high])
-    return f"{name}: {_ordinal(low)}–{_ordinal(high)} percentile {signed(lo, digits)}…{signed(hi, digits)}"
+    span = f"{signed(float(lo), digits)}…{signed(float(hi), digits)}"
+    return f"{name}: {_ordinal(low)}–{_ordinal(high)} percentile {span}"
 
 
 def _ordinal(p: float) -> str:

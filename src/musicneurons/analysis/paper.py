@@ -106,6 +106,16 @@ def _within(value: float, target: float, ci: Sequence[float] | None = None) -> b
     return abs(value - target) <= COUNT_TOLERANCE * target
 
 
+def signed(value: float, digits: int = 2) -> str:
+    """A number with a true minus sign (U+2212), e.g. ``-0.19`` -> ``"−0.19"``; ``-0.00`` reads ``0.00``."""
+    text = f"{value:.{digits}f}"
+    if text.startswith("-"):
+        text = "−" + text[1:]
+    if text.lstrip("−").strip("0.") == "":
+        text = text.lstrip("−")
+    return text
+
+
 def _ci_text(ci: Sequence[float] | None) -> str:
     return "" if ci is None else f" (95% CI {ci[0]:g}–{ci[1]:g})"
 
@@ -128,15 +138,15 @@ def _n_noise(m: Mapping[str, Any]) -> tuple[str, str, str]:
     text = f"{z - n} of {z}"
     if z != 512:
         return text, NOT_COMPARABLE, f"the model has {z} latent dimensions, the paper's 512"
-    verdict = AGREES if _within(z - n, 475) else DIFFERS
-    return text, verdict, f"agrees within {COUNT_TOLERANCE:.0%} of 475"
+    verdict = AGREES if _within(n, 37, m.get("n_music_ci")) else DIFFERS
+    return text, verdict, "the complement of the music neurons: agrees when the music-neuron count does"
 
 
 def _noise_prior(m: Mapping[str, Any]) -> tuple[str, str, str]:
     lo, hi = float(_get(m, "noise_mu_p05")), float(_get(m, "noise_mu_p95"))
     sig = float(_get(m, "min_mean_sigma_noise"))
     ok = max(abs(lo), abs(hi)) <= MU_NEAR_ZERO and sig >= SIGMA_NEAR_ONE
-    text = f"noise μ 5th–95th percentile {lo:.2f}…{hi:.2f}; smallest noise mean σ {sig:.2f}"
+    text = f"noise μ 5th–95th percentile {signed(lo)}…{signed(hi)}; smallest noise mean σ {sig:.2f}"
     note = (
         f"agrees when the 5th–95th percentile of noise μ lies within ±{MU_NEAR_ZERO:g} (the paper's own "
         f"excitation threshold) and every noise neuron has mean σ ≥ {SIGMA_NEAR_ONE:g}"
@@ -278,12 +288,15 @@ def _double(m: Mapping[str, Any]) -> tuple[str, str, str]:
 def _best_in(role: str, ranks: tuple[int, ...]) -> Callable[[Mapping[str, Any]], tuple[str, str, str]]:
     def check(m: Mapping[str, Any]) -> tuple[str, str, str]:
         rank = int(_get(m, f"{role}_rank"))
-        stability = m.get(f"{role}_stability")
+        stability, shares = m.get(f"{role}_stability"), m.get(f"{role}_rank_shares") or {}
         text = f"neuron {rank}" + ("" if stability is None else f" (wins in {stability:.0%} of resamples)")
-        note = (
-            "" if stability is None or stability >= STABLE else "a tie: the winner changes between resamples"
-        )
-        return text, AGREES if rank in ranks else DIFFERS, note
+        verdict, note = (AGREES if rank in ranks else DIFFERS), ""
+        if stability is not None and stability < STABLE:
+            share = sum(float(v) for k, v in shares.items() if int(k) in ranks)
+            note = f"a tie: the winner changes between resamples (neurons {ranks} win {share:.0%})"
+            if verdict == DIFFERS and share >= 1 - STABLE:
+                verdict = NOT_COMPARABLE
+        return text, verdict, note
 
     return check
 
