@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from musicneurons.analysis import paper
+from musicneurons.analysis import measures, paper
 
 # A run that reproduces the paper (2 bars): every claim should agree.
 PAPER_LIKE_2BAR = {
@@ -145,16 +145,16 @@ def test_measure_latents_hand_computed():
     a = rng.normal(size=2000)
     noise = np.linspace(-0.2, 0.2, 2000)
     mu = np.column_stack([a, -a + 0.01 * rng.normal(size=2000), rng.normal(size=2000), noise])
-    m = paper.measure_latents(mu, [True, True, True, False])
+    m = measures.measure_latents(mu, [True, True, True, False])
     assert m["noise_mu_p05"] == pytest.approx(np.percentile(noise, 5))
     assert m["noise_mu_p95"] == pytest.approx(0.18, abs=1e-3)
     assert m["max_abs_corr_music"] == pytest.approx(1.0, abs=1e-3)  # dims 0 and 1
     assert m["n_strong_pairs_music"] == 1
-    assert paper.measure_latents(mu, [False] * 4).keys() == {"noise_mu_p05", "noise_mu_p95"}
+    assert measures.measure_latents(mu, [False] * 4).keys() == {"noise_mu_p05", "noise_mu_p95"}
 
 
 def test_measure_counts_feed_the_fig11_claims():
-    m = paper.measure_counts([34, 35, 36], [40, 50, 60], [35, 35, 34, 33], [50, 150, 160, 170])
+    m = measures.measure_counts([34, 35, 36], [40, 50, 60], [35, 35, 34, 33], [50, 150, 160, 170])
     assert m["median_music_active_real"] == 35
     assert m["median_noise_active_random"] == 155
     assert m["share_over_100_noise_random"] == 0.75
@@ -162,7 +162,7 @@ def test_measure_counts_feed_the_fig11_claims():
     v = _verdicts({**PAPER_LIKE_2BAR, **m, "random_noise_bimodality": None})
     assert v["2bar.real_noise_active"] == "agrees"
     assert v["2bar.random_noise_active"] == "agrees"
-    assert set(paper.measure_counts([1], [2])) == {"median_music_active_real", "median_noise_active_real"}
+    assert set(measures.measure_counts([1], [2])) == {"median_music_active_real", "median_noise_active_real"}
 
 
 def test_16bar_tie_with_the_papers_neurons_is_not_a_difference():
@@ -182,3 +182,46 @@ def test_noise_count_follows_the_music_count():
     assert (
         _verdicts({**PAPER_LIKE_2BAR, "n_music": 30})["2bar.n_noise"] == "differs"
     )  # 482 is near 475, 30 not 37
+
+
+def test_measures_from_a_summary_part():
+    part = {
+        "neurons": {
+            "z_size": 512,
+            "n_music": 30,
+            "n_music_ci": [28, 30],
+            "min_mean_sigma_noise": 0.95,
+            "noise_mu_p05": -0.29,
+            "noise_mu_p95": 0.3,
+            "max_abs_corr_music": 0.9,
+        },
+        "pitch_neuron": {"rank": 1, "dim": 7, "stability": 1.0, "rank_shares": {"1": 1.0}},
+        "rhythm_neuron": {"rank": 2, "dim": 3},
+        "melody_candidates": [],
+        "attributes": {"n_features": 45, "n_attribute_vector_better": 40},
+        "random_vs_real": {"ks_pitch_neuron": 0.5, "ks_rhythm_neuron": 0.2},
+        "activation": {
+            "threshold": 0.1,
+            "real": {"median_music_active": 25, "median_noise_active": 271},
+            "random": {
+                "median_music_active": 26,
+                "median_noise_active": 324,
+                "share_over_100_noise_active": 0.9,
+            },
+        },
+        "ablation": {"accuracy_all_dims": 0.7, "accuracy_music_dims": 0.695, "k_music_dims": 30},
+        "example": {"decode_accuracy": 1.0},
+    }
+    m = measures.measures_from_summary(part)
+    assert m["pitch_rank_shares"] == {"1": 1.0}  # JSON keys are strings; the checks accept both
+    assert "rhythm_stability" not in m
+    assert m["median_noise_active_random"] == 324
+    assert m["share_over_100_noise_random"] == 0.9
+    assert m["twinkle_decode_accuracy"] == 1.0
+    v = _verdicts(m)
+    assert v["2bar.n_music"] == "differs"
+    assert v["2bar.pitch_neuron"] == "agrees"
+    assert v["2bar.attributes_weaker"] == "differs"
+    assert v["2bar.random_rhythm"] == "agrees"  # 0.2 <= 0.5 / 2
+    assert v["2bar.ablation"] == "agrees"
+    assert v["2bar.random_total_active"] == "not comparable"
