@@ -130,3 +130,22 @@ def roles_caption(
         else:
             text += f"; it wins in {stability:.0%} of bootstrap resamples over source files"
     return text + "."
+
+
+def split_caption(
+    n_music: int,
+    threshold: float,
+    *,
+    gap_n: int | None = None,
+    gap_method: str = "largest gap",
+    sensitivity: Mapping[float, int] | None = None,
+) -> str:
+    """Fig. 4's cut line and the headline split: which split is used, and how much it moves."""
+    text = f"The cut marks the {n_music} dimensions with mean σ below {threshold:g} (the headline split)"
+    if gap_n is not None:
+        same = " (the same)" if gap_n == n_music else ""
+        text += f"; the threshold-free split ({gap_method} of the sorted mean σ) gives {gap_n}{same}"
+    if sensitivity:
+        pairs = ", ".join(f"{int(c)} at {float(t):g}" for t, c in sensitivity.items())
+        text += f"; by threshold: {pairs}"
+    return text + "."
