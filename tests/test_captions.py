@@ -89,7 +89,8 @@ def test_roles_and_paper_rows():
 def test_split_caption():
     text = captions.split_caption(30, 0.95, gap_n=7, sensitivity={0.8: 9, 0.9: 10, 0.95: 30, 0.99: 499})
     assert text == (
-        "The cut marks the 30 dimensions with mean σ below 0.95 (the headline split); the threshold-free split "
-        "(largest gap of the sorted mean σ) gives 7; by threshold: 9 at 0.8, 10 at 0.9, 30 at 0.95, 499 at 0.99."
+        "The cut marks the 30 dimensions with mean σ below 0.95 (the headline split); the threshold-free "
+        "split (largest gap of the sorted mean σ) gives 7; by threshold: 9 at 0.8, 10 at 0.9, 30 at 0.95, "
+        "499 at 0.99."
     )
     assert "gives 37 (the same)." in captions.split_caption(37, 0.95, gap_n=37)
