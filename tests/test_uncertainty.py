@@ -10,8 +10,10 @@ from musicneurons.analysis.correlations import phik_cross
 from musicneurons.analysis.uncertainty import (
     bimodality_coefficient,
     bootstrap_sources,
+    phik_permutation_null,
     resample_weights,
     significant_cells,
+    source_permutation,
 )
 
 SIGMA_OF_DIM = np.array([0.2, 0.3, 0.4, 0.5] + [1.0] * 12)  # ranks 1-4 = dims 0-3
@@ -145,3 +147,35 @@ def test_bimodality_coefficient_known_values():
     two = np.r_[rng.normal(0, 1, 5000), rng.normal(8, 1, 5000)]
     assert bimodality_coefficient(two) > 0.8
     assert np.isnan(bimodality_coefficient([1.0, 1.0, 1.0, 1.0]))
+
+
+def test_source_permutation_swaps_whole_pieces_of_equal_size():
+    sources = np.array(["a", "b", "a", "c", "b", "d", "d", "d", "e", "e"])  # sizes a2 b2 c1 d3 e2
+    order = source_permutation(sources, np.random.default_rng(0))
+    assert order[3] == -1  # c is the only piece of one window
+    assert np.all(order[5:8] == -1)  # d is the only piece of three
+    for piece in ("a", "b", "e"):
+        rows = np.flatnonzero(sources == piece)
+        partner = set(sources[order[rows]])
+        assert len(partner) == 1  # all rows from one piece ...
+        assert partner != {piece}  # ... another one
+        assert np.all(np.diff(order[rows]) > 0)  # window order kept
+
+
+def test_piece_level_coincidences_are_not_significant_but_real_links_are():
+    rng = np.random.default_rng(5)
+    n_pieces, per_piece = 60, 12
+    sources = np.repeat(np.arange(n_pieces), per_piece)
+    piece_feature = rng.normal(size=n_pieces)[sources] + rng.normal(0, 0.1, sources.size)
+    piece_latent = rng.normal(size=n_pieces)[sources] + rng.normal(0, 0.1, sources.size)  # unrelated
+    window_latent = rng.normal(size=sources.size)
+    window_feature = window_latent + rng.normal(0, 0.3, sources.size)  # a real link, window by window
+    x = np.column_stack([piece_feature, window_feature])
+    y = np.column_stack([piece_latent, window_latent, rng.normal(size=sources.size)])
+    result = phik_permutation_null(x, y, sources, n_permutations=20, rng=rng)
+    observed = phik_cross(x, y)
+    assert observed[0, 0] > 0.2  # 60 clumps make unrelated columns look related ...
+    assert not result.significant[0, 0]  # ... and the piece-level null says so
+    assert result.significant[1, 1]
+    assert result.share_matched == 1.0
+    assert result.null.shape == (20, 2, 3)

@@ -339,3 +339,115 @@ def bimodality_coefficient(values: object) -> float:
     g = stats.skew(x, bias=False)
     k = stats.kurtosis(x, bias=False)
     return float((g**2 + 1) / (k + 3 * (n - 1) ** 2 / ((n - 2) * (n - 3))))
+
+
+# ------------------------------------------------------------------------------ phi_K under no dependence
+@dataclasses.dataclass(frozen=True)
+class PhikNull:
+    """phi_K between features and neurons when the pieces' latents are shuffled between pieces.
+
+    Attributes
+    ----------
+    null : ndarray, shape (n_permutations, k, m)
+        phi_K of every cell in each permutation.
+    threshold : ndarray, shape (k,)
+        Per feature, the ``level`` quantile of its null phi_K pooled over neurons and permutations.
+    significant : ndarray of bool, shape (k, m)
+        Observed phi_K above its feature's threshold.
+    share_matched : float
+        Share of the windows whose piece found a partner of the same size (the others sit out the null).
+    """
+
+    null: np.ndarray
+    threshold: np.ndarray
+    significant: np.ndarray
+    share_matched: float
+
+
+def source_permutation(sources: object, rng: np.random.Generator) -> np.ndarray:
+    """Row order that gives every piece the rows of another piece with as many windows (-1: no partner).
+
+    Pieces are shuffled among pieces of the same size, window order kept, so the clustering of windows
+    within pieces survives in the null while any link between a piece's features and its latents is
+    broken. A piece whose size no other piece has gets -1 (its rows sit out).
+    """
+    labels = np.asarray(sources).astype(str).ravel()
+    _, index, counts = np.unique(labels, return_inverse=True, return_counts=True)
+    index = index.ravel()
+    rows_of = np.argsort(index, kind="stable")
+    starts = np.concatenate([[0], np.cumsum(counts)])
+    out = np.full(labels.size, -1, dtype=np.int64)
+    for size in np.unique(counts):
+        pieces = np.flatnonzero(counts == size)
+        if pieces.size < 2:
+            continue
+        partners = rng.permutation(pieces)
+        while np.any(partners == pieces):  # no piece keeps its own latents
+            partners = rng.permutation(pieces)
+        for a, b in zip(pieces, partners, strict=True):
+            out[rows_of[starts[a] : starts[a + 1]]] = rows_of[starts[b] : starts[b + 1]]
+    return out
+
+
+def phik_permutation_null(
+    x: object,
+    y: object,
+    sources: object,
+    *,
+    n_permutations: int = 10,
+    level: float = 0.99,
+    rng: np.random.Generator,
+    bins: int = DEFAULT_BINS,
+) -> PhikNull:
+    """Which phi_K cells stand out from what pieces alone produce (a permutation null over source files).
+
+    Windows of one piece resemble each other in both their features and their latents, so with few pieces
+    phi_K between unrelated columns is far from 0 (on the 16-bar default corpus, 204 pieces: median
+    ~0.4). Shuffling whole pieces' latents between pieces of the same size keeps that clustering and
+    breaks any real link; a cell is significant when its phi_K exceeds the ``level`` quantile of its
+    feature's null values (pooled over neurons and permutations).
+
+    Parameters
+    ----------
+    x : array-like, shape (n_windows, k)
+        Features.
+    y : array-like, shape (n_windows, m)
+        Latent means of the neurons shown.
+    sources : array-like, shape (n_windows,)
+        Source file of each window.
+    n_permutations : int
+        Shuffles (each one phi_K block; ~0.1-0.4 s for 60 x 64 cells on the default corpora).
+
+    Returns
+    -------
+    PhikNull
+    """
+    xa = np.asarray(x, dtype=np.float64)
+    ya = np.asarray(y, dtype=np.float64)
+    if xa.ndim == 1:
+        xa = xa[:, None]
+    if ya.ndim == 1:
+        ya = ya[:, None]
+    from musicneurons.analysis.correlations import phik_cross
+
+    observed = phik_cross(xa, ya, bins=bins)
+    nulls = []
+    matched = 0.0
+    for _ in range(n_permutations):
+        order = source_permutation(sources, rng)
+        keep = order >= 0
+        matched = float(keep.mean())
+        shuffled = np.full_like(ya, np.nan)
+        shuffled[keep] = ya[order[keep]]
+        nulls.append(phik_cross(xa, shuffled, bins=bins))
+    null = np.stack(nulls) if nulls else np.full((0, *observed.shape), np.nan)
+    pooled = null.transpose(1, 0, 2).reshape(observed.shape[0], -1)
+    threshold = np.full(observed.shape[0], np.nan)
+    for i, row in enumerate(pooled):
+        finite = row[np.isfinite(row)]
+        if finite.size:
+            threshold[i] = np.quantile(finite, level)
+    significant = np.isfinite(observed) & (
+        observed > np.where(np.isnan(threshold), np.inf, threshold)[:, None]
+    )
+    return PhikNull(null=null, threshold=threshold, significant=significant, share_matched=matched)
