@@ -16,6 +16,10 @@ A neuron's *score* for a feature group is the mean of its ``top`` largest phi_K 
 *stability* is the share of resamples in which the same neuron wins, and below 0.8 the role is a tie.
 Only the ``candidates`` best neurons of the full sample compete in the resamples (a neuron far behind
 does not win a resample; raise ``candidates`` to check).
+
+Which phi_K cells mean anything: :func:`significant_cells` (Benjamini-Hochberg over the asymptotic
+p-values, windows taken as independent) and :func:`phik_permutation_null` (pieces' latents shuffled
+between pieces of the same size, which keeps the clustering of windows within pieces).
 """
 
 from __future__ import annotations
