@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -225,3 +227,44 @@ def test_measures_from_a_summary_part():
     assert v["2bar.random_rhythm"] == "agrees"  # 0.2 <= 0.5 / 2
     assert v["2bar.ablation"] == "agrees"
     assert v["2bar.random_total_active"] == "not comparable"
+
+
+def test_summary_additions_are_json_and_feed_the_comparison():
+    rng = np.random.default_rng(0)
+    n, z = 400, 16
+    sources = np.repeat(np.arange(80), 5)
+    mean_sigma = np.r_[0.1, 0.2, 0.3, np.full(z - 3, 0.995)]
+    sigma = mean_sigma + rng.normal(0, 0.002, (n, z))
+    mu = rng.normal(size=(n, z)) * np.where(mean_sigma < 0.5, 1.0, 0.05)
+    features = {"P1": mu[:, 0] + rng.normal(0, 0.1, n), "R1": mu[:, 1] ** 2}
+    extra = measures.summary_additions(
+        mu=mu,
+        sigma=sigma,
+        sources=sources,
+        threshold=0.95,
+        features=features,
+        groups={"pitch_neuron": ["P1"], "rhythm_neuron": ["R1"]},
+        n_neurons=8,
+        counts={"music_real": np.full(n, 3), "noise_real": np.zeros(n)},
+        example={"window": np.array([2, 0, 3, 0]), "decoded_mu": np.array([2, 0, 2, 0])},
+        n_resamples=50,
+        rng=rng,
+    )
+    json.dumps(extra)
+    assert extra["neurons"]["threshold_sensitivity"] == {"0.8": 3, "0.9": 3, "0.95": 3, "0.99": 3}
+    }
+    assert extra["neurons"]["n_music_gap"]["n_music"] == 3
+    assert extra["neurons"]["n_music_ci"] == [3.0, 3.0]
+    assert extra["pitch_neuron"]["bootstrap_rank"] == 1
+    assert extra["pitch_neuron"]["stability"] == 1.0
+    assert extra["rhythm_neuron"]["bootstrap_rank"] == 2
+    assert extra["example"]["decode_accuracy"] == 0.75
+    part = {"neurons": {"z_size": z, "n_music": 3}, "pitch_neuron": {"rank": 1}, "rhythm_neuron": {"rank": 2}}
+    measures.merge_into(part, extra)
+    assert part["neurons"]["z_size"] == z  # kept
+    assert part["pitch_neuron"] == {"rank": 1, **extra["pitch_neuron"]}
+    m = measures.measures_from_summary(part)
+    assert m["pitch_stability"] == 1.0
+    assert m["twinkle_decode_accuracy"] == 0.75
+    assert _verdicts(m)["2bar.pitch_neuron"] == "agrees"
+    assert _verdicts(m)["2bar.twinkle_decode"] == "differs"

@@ -123,3 +123,114 @@ def measures_from_summary(part: Mapping[str, Any]) -> dict[str, Any]:
 def measure_keys_latents() -> tuple[str, ...]:
     """The keys :func:`measure_latents` can return."""
     return ("noise_mu_p05", "noise_mu_p95", "max_abs_corr_music", "n_strong_pairs_music")
+
+
+def summary_additions(
+    *,
+    mu: Any,
+    sigma: Any,
+    sources: Any,
+    threshold: float,
+    features: Mapping[str, Any] | None = None,
+    groups: Mapping[str, Any] | None = None,
+    n_neurons: int = 64,
+    counts: Mapping[str, Any] | None = None,
+    example: Mapping[str, Any] | None = None,
+    n_resamples: int = 200,
+    rng: Any,
+) -> dict[str, Any]:
+    """Every number the paper comparison and the warnings need beyond the study's tables, JSON-ready.
+
+    Parameters
+    ----------
+    mu, sigma : arrays, shape (n_windows, z_size)
+    sources : array, shape (n_windows,)
+        Source file of each window (the bootstrap's unit).
+    threshold : float
+        The headline mean-sigma threshold.
+    features, groups : mappings, optional
+        Feature name -> values, and role (``pitch_neuron``, ``rhythm_neuron``) -> its feature names.
+    n_neurons : int
+        The roles are looked for among this many most specific neurons (the study's phi_K table).
+    counts : mapping, optional
+        ``music_real``, ``noise_real`` and optionally ``music_random``, ``noise_random`` (per-window counts).
+    example : mapping, optional
+        ``window`` and ``decoded_mu`` (Twinkle and its greedy decode of mu).
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    dict
+        ``{"neurons": {...}, "pitch_neuron": {...}, "rhythm_neuron": {...}, "activation": {...},
+        "example": {...}, "bootstrap": {...}}``: keys to merge into a ``summary.json`` part.
+    """
+    import numpy as np
+
+    from musicneurons.analysis.neurons import n_music_gap, threshold_sensitivity
+    from musicneurons.analysis.uncertainty import bootstrap_sources
+
+    sig = np.asarray(sigma, dtype=np.float64)
+    mean_sigma = sig.mean(axis=0)
+    is_music = mean_sigma < threshold
+    gap = n_music_gap(sig)
+    mixture = n_music_gap(sig, method="two-component mixture")
+    boot = bootstrap_sources(
+        sources,
+        sig,
+        threshold=threshold,
+        mu=mu,
+        features=features,
+        groups=groups,
+        n_neurons=n_neurons,
+        n_resamples=n_resamples,
+        rng=rng,
+    )
+    neurons: dict[str, Any] = {
+        "n_music_ci": list(boot.n_music_ci),
+        "n_music_gap": {
+            "n_music": gap.n_music,
+            "method": gap.method,
+            "threshold": gap.threshold,
+            "gap": gap.gap,
+        },
+        "n_music_mixture": {
+            "n_music": mixture.n_music,
+            "method": mixture.method,
+            "threshold": mixture.threshold,
+        },
+        "threshold_sensitivity": {f"{t:g}": c for t, c in threshold_sensitivity(sig).items()},
+        **measure_latents(mu, is_music),
+    }
+    out: dict[str, Any] = {
+        "neurons": neurons,
+        "bootstrap": {"n_resamples": boot.n_resamples, "n_sources": boot.n_sources, "level": boot.level},
+    }
+    for role, r in boot.roles.items():
+        out[role] = {
+            "bootstrap_rank": r.rank,
+            "stability": r.stability,
+            "rank_shares": {str(k): v for k, v in sorted(r.shares.items(), key=lambda kv: -kv[1])},
+            "score_ci": list(r.score_ci),
+            "top_phik_ci": list(r.top_phik_ci),
+            "is_tie": r.is_tie,
+        }
+    if counts:
+        fig11 = measure_counts(
+            counts["music_real"], counts["noise_real"], counts.get("music_random"), counts.get("noise_random")
+        )
+        new = ("random_noise_bimodality", "random_total_active_p95")  # the medians are in the summary already
+        out["activation"] = {k: fig11[k] for k in new if k in fig11}
+    if example:
+        window, decoded = np.asarray(example["window"]), np.asarray(example["decoded_mu"])
+        out["example"] = {"decode_accuracy": float(np.mean(window == decoded))}
+    return out
+
+
+def merge_into(part: dict[str, Any], additions: Mapping[str, Any]) -> dict[str, Any]:
+    """Merge :func:`summary_additions` into a summary part in place (nested dicts merged key by key)."""
+    for key, value in additions.items():
+        if isinstance(value, Mapping) and isinstance(part.get(key), dict):
+            merge_into(part[key], value)
+        else:
+            part[key] = value
+    return part
