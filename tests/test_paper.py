@@ -252,7 +252,6 @@ def test_summary_additions_are_json_and_feed_the_comparison():
     )
     json.dumps(extra)
     assert extra["neurons"]["threshold_sensitivity"] == {"0.8": 3, "0.9": 3, "0.95": 3, "0.99": 3}
-    }
     assert extra["neurons"]["n_music_gap"]["n_music"] == 3
     assert extra["neurons"]["n_music_ci"] == [3.0, 3.0]
     assert extra["pitch_neuron"]["bootstrap_rank"] == 1
