@@ -1,4 +1,4 @@
-"""Figures: each draws the data it is given (checked against hand-made inputs), labels it, and saves PNG + SVG."""
+"""Figures: each draws the data it is given (checked against hand-made inputs), labels it, saves PNG + SVG."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from matplotlib.figure import Figure
 from musicneurons.figures import features as figures_features
 from musicneurons.figures import latent as figures
 from musicneurons.figures.features import feature_group, order_features
+from musicneurons.figures.saving import save_figure
 
 
 def _labelled(fig: Figure) -> None:
@@ -31,7 +32,7 @@ def test_feature_groups_and_order() -> None:
 def test_save_figure_writes_png_and_svg_atomically(tmp_path: Path) -> None:
     fig = Figure()
     fig.subplots().plot([0, 1], [0, 1])
-    paths = figures.save_figure(fig, tmp_path / "sub" / "curve")
+    paths = save_figure(fig, tmp_path / "sub" / "curve")
     assert [p.name for p in paths] == ["curve.png", "curve.svg"]
     assert paths[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "<svg" in paths[1].read_text()
@@ -168,7 +169,7 @@ def test_latent_profile_and_summary_panels_render(tmp_path: Path) -> None:
         rng.uniform(size=(50, 64)), phik, counts, None, n_music=12, z_size=64, candidates=[4]
     )
     assert len(fig.axes) == 5  # sigma boxes, phi_K, its colour bar, two count panels
-    figures.save_figure(fig, tmp_path / "fig12")
+    save_figure(fig, tmp_path / "fig12")
     assert (tmp_path / "fig12.png").stat().st_size > 10_000
 
 

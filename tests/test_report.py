@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from musicneurons.figures.latent import save_figure
+from musicneurons.figures.saving import save_figure
 from musicneurons.study import report
+from musicneurons.study import summary as study_summary
 
 
 def _tables() -> dict[str, pd.DataFrame]:
@@ -104,7 +105,7 @@ def _tables() -> dict[str, pd.DataFrame]:
 
 
 def test_summary_numbers_match_hand_computed_values() -> None:
-    s = report.summarize_part(_tables(), info={"model": "tiny"})
+    s = study_summary.summarize_part(_tables(), info={"model": "tiny"})
     assert s["model"] == "tiny"
     assert s["neurons"] == {
         "z_size": 10,
@@ -126,7 +127,7 @@ def test_summary_numbers_match_hand_computed_values() -> None:
     ]
     assert s["rhythm_neuron"]["rank"] == 1
     assert s["rhythm_neuron"]["score"] == pytest.approx(0.8)
-    # rank 5: melody (0.5+0.3+0.1)/3 = 0.3 beats pitch 0.1 and rhythm 0.133; rank 3 ties at 0.05 -> not a candidate
+    # rank 5: melody (0.5+0.3+0.1)/3 = 0.3 beats pitch 0.1 and rhythm 0.133; rank 3 ties at 0.05: no candidate
     assert s["melody_candidates"] == [5]
     assert s["activation"]["real"] == {
         "n_windows": 4,
@@ -160,18 +161,18 @@ def test_random_descriptors_are_medians_of_both_feature_tables() -> None:
     tables = _tables()
     tables["features"] = pd.DataFrame({"pitch_range": [2.0, 4.0, 9.0], "n_notes": [3.0, 5.0, 4.0]})
     tables["random_features"] = pd.DataFrame({"pitch_range": [40.0, 50.0], "n_notes": [10.0, 20.0]})
-    s = report.summarize_part(tables)
+    s = study_summary.summarize_part(tables)
     assert s["random_vs_real"]["descriptors"] == {
         "pitch_range": {"median_real": 4.0, "median_random": 45.0},
         "n_notes": {"median_real": 4.0, "median_random": 15.0},
     }
-    text = " ".join(report.headline_sentences(s, "2-bar"))
+    text = " ".join(study_summary.headline_sentences(s, "2-bar"))
     assert "45 vs 4 semitones of pitch range; 15 vs 4 notes" in text
 
 
 def test_headline_sentences_state_the_numbers() -> None:
-    s = report.summarize_part(_tables())
-    text = " ".join(report.headline_sentences(s, "2-bar"))
+    s = study_summary.summarize_part(_tables())
+    text = " ".join(study_summary.headline_sentences(s, "2-bar"))
     assert "uses 5 of its 10 latent dimensions as music neurons" in text
     assert "Neuron 2 (latent dimension 3) tracks pitch" in text
     assert "P1 (φ_K 0.90)" in text
@@ -187,7 +188,7 @@ def test_report_is_self_contained(tmp_path: Path) -> None:
     table = tmp_path / "2bar" / "neurons.parquet"
     table.parent.mkdir()
     _tables()["neurons"].to_parquet(table)
-    summary = {"parts": {"2bar": report.summarize_part(_tables())}}
+    summary = {"parts": {"2bar": study_summary.summarize_part(_tables())}}
     path = report.write_report(
         tmp_path / "report" / "index.html",
         title="musicneurons study",

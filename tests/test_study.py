@@ -144,6 +144,7 @@ def tiny_study(tmp_path_factory: pytest.TempPathFactory, corpora_dir: Path) -> P
         "--out",
         str(root / "out"),
         "--no-progress",
+        "--svg",
     ]
     assert main(argv) == 0
     return root / "out"
@@ -254,3 +255,47 @@ def test_model_and_bars_that_disagree_are_refused(tmp_path: Path, capsys: pytest
     assert main(["study", "--model", str(tmp_path / "m"), "--bars", "16", "--out", str(tmp_path / "o")]) == 2
     assert "--bars 16 does not match the model (2 bars)" in capsys.readouterr().err
     assert not (tmp_path / "o" / "summary.json").exists()
+
+
+def test_stage_table_rows_read_only_rows_above_them() -> None:
+    from musicneurons.study.pipeline import STAGES
+
+    names = [stage.name for stage in STAGES]
+    assert len(set(names)) == len(names)
+    assert len({stage.file for stage in STAGES}) == len(STAGES)
+    for i, stage in enumerate(STAGES):
+        for name in stage.inputs:
+            assert name.rstrip("?") in names[:i], (stage.name, name)
+    assert names.index("windows") == 0
+
+
+@pytest.mark.slow
+def test_figures_are_the_same_in_line_and_in_workers_and_svg_is_optional(
+    tiny_study: Path, tmp_path: Path
+) -> None:
+    from musicneurons.study.figure_plans import FigureSettings
+    from musicneurons.study.rendering import FigureRenderer, can_fork
+
+    part = tiny_study / "2bar"
+    files = {p.name.split(".")[0]: p for p in part.iterdir() if p.suffix in (".npz", ".parquet")}
+    data = {name: art.FORMATS[path.suffix][1](path) for name, path in files.items()}
+    keys = {name: art.read_meta(path)["key"] for name, path in files.items()}
+    summary = json.loads((tiny_study / "summary.json").read_text())["parts"]["2bar"]
+    settings = FigureSettings(label="2-bar", seed=0, threshold=0.1, n_corr_dims=24, summary_panel=False)
+    stale = tmp_path / "inline" / "fig04_sigma_mu_boxplots.svg"
+    stale.parent.mkdir()
+    stale.write_text("<svg>an older drawing</svg>")
+    drawn = {}
+    for workers, folder in ((0, "inline"), (2, "pool")):
+        expected = workers if can_fork() else 0
+        with FigureRenderer(workers=workers, svg=False) as renderer:
+            assert renderer.workers == expected
+            drawn[folder] = renderer.submit(tmp_path / folder, data, files, keys, summary, settings)
+            renderer.wait()
+    assert [e.name for e in drawn["inline"]] == list(FIGURES_2BAR)
+    for inline, pool in zip(drawn["inline"], drawn["pool"], strict=True):
+        study_png = (part / "figures" / inline.png.name).read_bytes()
+        assert inline.png.read_bytes() == pool.png.read_bytes() == study_png, inline.name
+        assert not inline.png.with_suffix(".svg").exists()  # PNG only, and the stale SVG is gone
+        assert inline.caption == pool.caption
+    assert f"over {summary['n_windows']:,} real windows" in drawn["inline"][2].caption

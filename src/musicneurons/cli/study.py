@@ -59,6 +59,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--overwrite", action="store_true", help="recompute every stage even if its result is saved"
     )
+    p.add_argument(
+        "--svg", action="store_true", help="also write every figure as SVG (PNG is always written)"
+    )
+    p.add_argument(
+        "--figure-workers",
+        type=int,
+        default=None,
+        help="processes that draw the figures while the study runs (default: one per core, at most 3; "
+        "0 draws them in the main process)",
+    )
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.set_defaults(handler=run)
 
@@ -89,6 +99,8 @@ def run(args: argparse.Namespace) -> int:
         precision=args.precision,
         max_windows=args.max_windows,
         sigma_threshold=args.sigma_threshold,
+        svg=args.svg,
+        figure_workers=args.figure_workers,
         overwrite=args.overwrite,
         progress=not args.no_progress,
     )

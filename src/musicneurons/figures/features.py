@@ -1,6 +1,7 @@
 """The paper's figures about music features: feature correlations, φ_K heat maps, neuron-vs-feature scatters.
 
-Same rules as :mod:`musicneurons.figures.latent`: tables in, a matplotlib Figure out, no analysis and no files.
+Same rules as :mod:`musicneurons.figures.latent`: tables in, a matplotlib Figure out, no analysis and no
+files (:mod:`musicneurons.figures.saving` writes them).
 Feature columns are named by their music21 jSymbolic id (``P1`` ... ``M19``); the first letter gives the
 group (P pitch, R rhythm, M melody) and any other column is an extra descriptor.
 
@@ -21,14 +22,8 @@ from matplotlib.image import AxesImage
 from matplotlib.patches import Rectangle
 from matplotlib.text import Text
 
-from musicneurons.figures.latent import (
-    CUT_COLOR,
-    REAL_COLOR,
-    _diverging_cmap,
-    _legend_if_any,
-    draw_activation_counts,
-    draw_boxplots,
-)
+from musicneurons.figures.latent import draw_activation_counts, draw_boxplots
+from musicneurons.figures.style import CUT_COLOR, REAL_COLOR, diverging_cmap, legend_if_any
 
 GROUPS = {"P": "pitch", "R": "rhythm", "M": "melody"}
 GROUP_COLORS = {"P": "#1b9e77", "R": "#d95f02", "M": "#7570b3", "X": "0.4"}
@@ -37,7 +32,7 @@ _ID = re.compile(r"^([PRM])(\d+)$", re.IGNORECASE)
 
 
 def feature_group(name: str) -> str:
-    """``"P"``, ``"R"`` or ``"M"`` for a jSymbolic id such as ``P11`` or ``m10``; ``"X"`` for anything else."""
+    """``"P"``, ``"R"`` or ``"M"`` for a jSymbolic id such as ``P11`` or ``m10``; ``"X"`` for any other."""
     m = _ID.match(name)
     return m.group(1).upper() if m else "X"
 
@@ -92,7 +87,7 @@ def feature_correlation_figure(
         cmap.set_bad("0.9")
         im = ax.imshow(values, cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
     else:
-        im = ax.imshow(values, cmap=_diverging_cmap(), vmin=-1, vmax=1, interpolation="nearest")
+        im = ax.imshow(values, cmap=diverging_cmap(), vmin=-1, vmax=1, interpolation="nearest")
     fig.colorbar(im, ax=ax, shrink=0.6, label=f"{method} correlation")
     ax.set_xticks(range(n))
     ax.set_yticks(range(n))
@@ -289,7 +284,7 @@ def summary_figure(
     ax_box = fig.add_subplot(grid[0, :])
     draw_boxplots(ax_box, sigma[:, :n_box], n_music=n_music, ylabel="σ (posterior std)")
     ax_box.axhline(1, color="0.4", linestyle=":", linewidth=0.8)
-    _legend_if_any(ax_box, loc="lower right", fontsize=8)
+    legend_if_any(ax_box, loc="lower right", fontsize=8)
     ax_box.set_title(
         f"(a) σ across {len(sigma):,} windows, first {n_box} dimensions", loc="left", fontsize=10
     )

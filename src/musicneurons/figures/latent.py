@@ -1,11 +1,11 @@
 """The paper's figures about the latent space: one function per figure, arrays in, matplotlib Figure out.
 
-No function here computes an analysis or writes a file: :mod:`musicneurons.study.pipeline` computes the tables and
-calls :func:`save_figure`. Latent arrays are passed already **in specificity order** (column 0 = the
-dimension with the smallest mean posterior sigma over the corpus), so "neuron 1" means the same thing in
-every figure. Figures are built with :class:`matplotlib.figure.Figure` directly, never through pyplot, so
-nothing global changes and any backend works. Figures about music features live in
-:mod:`musicneurons.figures.features`.
+No function here computes an analysis or writes a file: :mod:`musicneurons.study` computes the tables, and
+:func:`musicneurons.figures.saving.save_figure` writes a figure as PNG (and SVG). Latent arrays are passed
+already **in specificity order** (column 0 = the dimension with the smallest mean posterior sigma over the
+corpus), so "neuron 1" means the same thing in every figure. Figures are built with
+:class:`matplotlib.figure.Figure` directly, never through pyplot, so nothing global changes and any backend
+works. Figures about music features live in :mod:`musicneurons.figures.features`.
 
 Paper numbering: Fig. 2 :func:`piano_roll_figure`, Fig. 3 :func:`latent_profile_figure`, Fig. 4
 :func:`latent_boxplot_figure`, Fig. 5 :func:`latent_correlation_figure`, Fig. 10
@@ -15,76 +15,33 @@ Paper numbering: Fig. 2 :func:`piano_roll_figure`, Fig. 3 :func:`latent_profile_
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 from matplotlib.axes import Axes
-from matplotlib.colors import Colormap
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import MaxNLocator
 
-from musicneurons.atomic_files import atomic_write
 from musicneurons.constants import STEPS_PER_BAR, STEPS_PER_QUARTER
+from musicneurons.figures.style import (
+    CUT_COLOR,
+    RANDOM_COLOR,
+    REAL_COLOR,
+    cut_line,
+    density_stairs,
+    diverging_cmap,
+    legend_if_any,
+    rank_axis,
+)
 
-REAL_COLOR = "#1f77b4"  # real music: blue in every figure
-RANDOM_COLOR = "#ff7f0e"  # random note sequences: orange in every figure
-CUT_COLOR = "#d62728"  # the music/noise cut, dashed red as in the paper
 MAX_BOXES = 150  # draw_boxplots switches from boxes to bands beyond this many dimensions
 NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
-
-
-def save_figure(fig: Figure, path_without_ext: str | os.PathLike[str], *, dpi: int = 150) -> list[Path]:
-    """Write ``fig`` as ``PATH.png`` and ``PATH.svg`` (each to a temporary name, then renamed).
-
-    Returns the two paths. The figure is left open; close it with ``plt.close`` only if pyplot made it.
-    """
-    base = Path(path_without_ext)
-    written = []
-    engine = fig.get_layout_engine()
-    try:
-        for ext in ("png", "svg"):
-            metadata = {"Date": None} if ext == "svg" else None
-            final = base.with_name(f"{base.name}.{ext}")
-            atomic_write(
-                final, lambda tmp, ext=ext, md=metadata: fig.savefig(tmp, format=ext, dpi=dpi, metadata=md)
-            )
-            written.append(final)
-            fig.set_layout_engine("none")  # the layout of the first save holds; redoing it doubles the cost
-    finally:
-        fig.set_layout_engine(engine)
-    return written
 
 
 def pitch_name(pitch: int) -> str:
     """Scientific pitch name of a MIDI number: 60 -> ``C4``, 69 -> ``A4``."""
     return f"{NOTE_NAMES[pitch % 12]}{pitch // 12 - 1}"
-
-
-def _rank_axis(ax: Axes, n: int, *, label: bool = True) -> None:
-    """x axis of a per-neuron plot: ranks 1..n, ticks every 10 (every 20 past 150)."""
-    step = 10 if n <= 150 else 20 if n <= 300 else 50
-    ticks = np.arange(0, n + 1, step)
-    ticks[0] = 1
-    ax.set_xticks(ticks)
-    ax.set_xlim(0.3, n + 0.7)
-    if label:
-        ax.set_xlabel("latent dimension, ordered by mean σ over the corpus (1 = most specific)")
-
-
-def _cut_line(ax: Axes, n_music: int | None, n_shown: int, *, label: bool = False) -> None:
-    """Dashed vertical line between the music neurons and the noise neurons, if the cut is among the shown dims."""
-    if n_music is None or n_music >= n_shown:
-        return
-    text = f"music | noise cut ({n_music} music neurons)" if label else None
-    ax.axvline(n_music + 0.5, label=text, color=CUT_COLOR, linestyle="--", linewidth=1.2)
-
-
-def _legend_if_any(ax: Axes, **kwargs: object) -> None:
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(**kwargs)
 
 
 # --------------------------------------------------------------------------- Fig. 2
@@ -185,12 +142,12 @@ def latent_profile_figure(
         ax.bar(x, np.asarray(values)[:n], width=0.8, color=color)
         ax.axhline(0, color="0.4", linewidth=0.6)
         ax.set_ylabel(label)
-        _cut_line(ax, n_music, n, label=ax is axes[0])
+        cut_line(ax, n_music, n, label=ax is axes[0])
         ax.grid(axis="y", alpha=0.3)
-        _rank_axis(ax, n, label=ax is axes[-1])
+        rank_axis(ax, n, label=ax is axes[-1])
     axes[0].axhline(1, color="0.4", linestyle=":", linewidth=0.8)
     axes[0].set_ylim(0, max(1.1, float(np.max(np.asarray(sigma)[:n])) * 1.05))
-    _legend_if_any(axes[0], loc="lower right", fontsize=8)
+    legend_if_any(axes[0], loc="lower right", fontsize=8)
     fig.suptitle(title)
     return fig
 
@@ -228,10 +185,10 @@ def draw_boxplots(
         )
         ax.fill_between(x, q[1], q[3], step="mid", color="#6baed6", linewidth=0, label="quartiles")
         ax.step(x, q[2], where="mid", color="black", linewidth=0.8, label="median")
-        _cut_line(ax, n_music, n, label=True)
+        cut_line(ax, n_music, n, label=True)
         ax.set_ylabel(ylabel)
         ax.grid(axis="y", alpha=0.3)
-        _rank_axis(ax, n)
+        rank_axis(ax, n)
         return
     colors = ["#9ecae1" if n_music is not None and j < n_music else "0.8" for j in range(n)]
     bp = ax.bxp(
@@ -248,10 +205,10 @@ def draw_boxplots(
     )
     for patch, c in zip(bp["boxes"], colors, strict=True):
         patch.set_facecolor(c)
-    _cut_line(ax, n_music, n, label=True)
+    cut_line(ax, n_music, n, label=True)
     ax.set_ylabel(ylabel)
     ax.grid(axis="y", alpha=0.3)
-    _rank_axis(ax, n)
+    rank_axis(ax, n)
 
 
 def latent_boxplot_figure(
@@ -274,7 +231,7 @@ def latent_boxplot_figure(
     top.axhline(1, color="0.4", linestyle=":", linewidth=0.8)
     top.set_xlabel("")
     draw_boxplots(bottom, mu[:, :n], n_music=n_music, ylabel="μ (posterior mean)")
-    _legend_if_any(top, loc="lower right", fontsize=8)
+    legend_if_any(top, loc="lower right", fontsize=8)
     fig.suptitle(
         title
         or f"σ and μ of {len(mu):,} windows over the {n} most specific dimensions "
@@ -293,7 +250,7 @@ def latent_correlation_figure(corr: np.ndarray, *, n_music: int | None, title: s
     n = corr.shape[0]
     fig = Figure(figsize=(8.2, 7), layout="constrained")
     ax = fig.subplots()
-    cmap = _diverging_cmap()
+    cmap = diverging_cmap()
     im = ax.imshow(
         corr, cmap=cmap, vmin=-1, vmax=1, interpolation="nearest", extent=(0.5, n + 0.5, n + 0.5, 0.5)
     )
@@ -320,26 +277,6 @@ def latent_correlation_figure(corr: np.ndarray, *, n_music: int | None, title: s
     return fig
 
 
-def _diverging_cmap() -> Colormap:
-    """RdBu reversed (red = positive) with NaN drawn light grey."""
-    from matplotlib import colormaps
-
-    cmap = colormaps["RdBu_r"].copy()
-    cmap.set_bad("0.9")
-    return cmap
-
-
-def _density_stairs(ax: Axes, values: np.ndarray, edges: np.ndarray, *, color: str, label: str) -> None:
-    """A density histogram as a filled step outline (one artist each: fast, and small in SVG)."""
-    values = np.asarray(values, dtype=float)
-    values = values[np.isfinite(values)]
-    counts, _ = np.histogram(values, bins=edges)
-    total = len(values) * np.diff(edges)  # values beyond the edges are not drawn but still count
-    density = np.divide(counts, total, out=np.zeros(len(counts)), where=total > 0)
-    ax.stairs(density, edges, fill=True, alpha=0.35, color=color, label=label)
-    ax.stairs(density, edges, color=color, linewidth=1.2)
-
-
 # --------------------------------------------------------------------------- Fig. 10
 def neuron_histograms_figure(
     mu_real: np.ndarray,
@@ -348,7 +285,10 @@ def neuron_histograms_figure(
     labels: Sequence[str] | None = None,
     n_neurons: int = 4,
     bins: int = 60,
-    title: str = "Excitation μ of the first neurons: real music vs random note sequences (0.2% extreme values off-axis)",
+    title: str = (
+        "Excitation μ of the first neurons: real music vs random note sequences "
+        "(0.2% extreme values off-axis)"
+    ),
 ) -> Figure:
     """Fig. 10: histograms of μ for the first ``n_neurons`` neurons, real vs random (density-normalised).
 
@@ -375,7 +315,7 @@ def neuron_histograms_figure(
             (mu_real[:, j], REAL_COLOR, f"real music (n = {len(mu_real):,})"),
             (mu_random[:, j], RANDOM_COLOR, f"random notes (n = {len(mu_random):,})"),
         ):
-            _density_stairs(ax, values, edges, color=color, label=name)
+            density_stairs(ax, values, edges, color=color, label=name)
         ax.set_title(labels[j], fontsize=10)
         ax.xaxis.set_major_locator(MaxNLocator(6))
         ax.set_xlabel("μ")
@@ -418,7 +358,7 @@ def draw_activation_counts(
     width = max(1, int(np.ceil((hi - lo + 1) / 60)))
     edges = np.arange(lo - 0.5, hi + width + 0.5, width)
     for values, color, name in series:
-        _density_stairs(ax, values, edges, color=color, label=f"{name} (median {np.median(values):.0f})")
+        density_stairs(ax, values, edges, color=color, label=f"{name} (median {np.median(values):.0f})")
     ax.set_xlabel(f"number of {what} neurons with |μ| > {threshold:g} (of {n_total})")
     ax.set_ylabel("fraction of windows")
     ax.legend(fontsize=8)

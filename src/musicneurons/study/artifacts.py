@@ -31,7 +31,7 @@ T = TypeVar("T")
 
 
 def stage_key(name: str, params: Mapping[str, Any], inputs: Mapping[str, str] | None = None) -> str:
-    """Hex digest naming one stage run: its name, the package version, JSON-able ``params`` and its ``inputs``' keys."""
+    """Hex digest naming one stage run: name, package version, JSON-able ``params``, ``inputs``' keys."""
     from musicneurons import __version__
 
     payload = json.dumps(
@@ -143,7 +143,7 @@ def cached(
     params: Mapping[str, Any] | None = None,
     overwrite: bool = False,
 ) -> T:
-    """Load the artifact at ``path`` if its sidecar has ``key``; otherwise ``compute()``, store it and return it.
+    """The artifact at ``path`` if its sidecar has ``key``; otherwise ``compute()``, stored and returned.
 
     The format follows the suffix: ``.parquet`` holds a DataFrame, ``.npz`` a dict of arrays.
     """

@@ -1,16 +1,18 @@
-"""Draw every figure of one study part from its tables, skipping figures whose inputs have not changed.
+"""The figures of a study part as a table: one :class:`FigureSpec` row per figure, in the report's order.
 
-Each figure is a :class:`FigurePlan`: a file stem, the heading and caption the report shows, the keys of
-the artifacts it is drawn from, and a function that builds the matplotlib Figure. :func:`render` saves
-PNG + SVG under ``<part>/figures/`` with a ``.meta.json`` sidecar holding that key.
+A row names the figure (its file stem), gives the heading and the caption the report shows, the stages
+whose artifacts it is drawn from (their keys decide when it is redrawn), a function that draws it from a
+:class:`FigureView`, and optionally when it applies. Captions are ``str.format`` templates over the
+numbers of :meth:`FigureView.facts` (and a row's own ``facts``), so a caption states what was drawn and
+never a number written by hand. Adding a figure is adding a row (and, when it needs a new number in its
+caption, a fact). :mod:`musicneurons.study.rendering` draws the rows, in worker processes or in this one.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -19,323 +21,393 @@ from matplotlib.figure import Figure
 
 from musicneurons.figures import features as FF
 from musicneurons.figures import latent as F
-from musicneurons.study.artifacts import read_meta, stage_key, write_json
-from musicneurons.study.report import FigureEntry
-
-log = logging.getLogger(__name__)
-
-
-def _drawing_code_hash() -> str:
-    """Hash of the modules that draw figures: editing a figure function redraws the cached figures."""
-    import hashlib
-
-    from musicneurons.figures import features as figures_features
-
-    h = hashlib.sha256()
-    for module in (F, figures_features):
-        h.update(Path(module.__file__).read_bytes())
-    h.update(Path(__file__).read_bytes())
-    return h.hexdigest()[:16]
+from musicneurons.study.artifacts import stage_rng
 
 
 @dataclass(frozen=True)
-class FigurePlan:
-    """One figure to draw: file stem, report heading and caption, input keys, and its builder."""
+class FigureSettings:
+    """What a part's figures depend on besides its artifacts and its summary."""
 
-    name: str
-    heading: str
-    caption: str
-    inputs: Mapping[str, str]
-    build: Callable[[], Figure]
-
-
-def render(plans: list[FigurePlan], folder: Path, *, overwrite: bool = False) -> list[FigureEntry]:
-    """Draw and save each planned figure unless its PNG, SVG and matching sidecar are already there."""
-    entries = []
-    code = _drawing_code_hash()
-    for plan in plans:
-        base = folder / plan.name
-        png, svg = base.with_suffix(".png"), base.with_suffix(".svg")
-        key = stage_key(f"figure:{plan.name}", {"code": code}, plan.inputs)
-        meta = None if overwrite else read_meta(png)
-        if meta is None or meta.get("key") != key or not svg.exists():
-            fig = plan.build()
-            F.save_figure(fig, base)
-            write_json(
-                png.with_name(png.name + ".meta.json"),
-                {"stage": f"figure:{plan.name}", "key": key, "bytes": png.stat().st_size},
-            )
-            log.info("figure %s", png)
-        entries.append(FigureEntry(plan.name, plan.heading, plan.caption, png))
-    return entries
+    label: str  # "2-bar"
+    seed: int
+    threshold: float  # |μ| above which a window excites a neuron
+    n_corr_dims: int
+    summary_panel: bool  # draw Fig. 12 (the paper's 16-bar panel)
 
 
-def _phik_wide(phik: pd.DataFrame, n_cols: int, groups: str = "PRM") -> pd.DataFrame:
-    """Long φ_K table -> features (rows) x neuron ranks (columns), P/R/M features only."""
-    rows = phik[phik["group"].isin(list(groups)) & (phik["rank"] <= n_cols)]
-    return rows.pivot(index="feature", columns="rank", values="phik")
+class FigureView:
+    """A part's artifacts as the figures use them: latents in specificity order, roles, counts, labels.
 
-
-def _role_label(rank: int, roles: Mapping[str, Any]) -> str:
-    tags = [
-        word
-        for key, word in (("pitch_neuron", "pitch"), ("rhythm_neuron", "rhythm"))
-        if roles.get(key, {}).get("rank") == rank
-    ]
-    return f"neuron {rank}" + (f" ({' and '.join(tags)} neuron)" if tags else "")
-
-
-def _curves(loess: pd.DataFrame, rank: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    rows = loess[loess["rank"] == rank]
-    return {f: (g["x"].to_numpy(), g["y"].to_numpy()) for f, g in rows.groupby("feature")}
-
-
-def plan_part(
-    *,
-    label: str,
-    data: Mapping[str, Any],
-    keys: Mapping[str, str],
-    summary: Mapping[str, Any],
-    n_corr_dims: int,
-    threshold: float,
-    summary_panel: bool,
-    rng: np.random.Generator,
-) -> list[FigurePlan]:
-    """The figures of one part (a model and its corpus), in the paper's order.
-
-    ``data`` holds the loaded artifacts (``neurons``, ``latents``, ``features``, ``phik``, ``loess``,
-    ``counts``, ``latent_corr``, ``feature_corr``, and optionally ``example``, ``random_latents``,
-    ``ablation``); ``keys`` their stage keys; ``summary`` the part's numbers (roles of neurons, ...).
+    ``load(name)`` returns the artifact of a stage (None when that stage did not run); ``summary`` is the
+    part's ``summary.json`` entry. Everything is computed on first use, so a figure pays only for what it
+    draws.
     """
-    neurons = data["neurons"].sort_values("rank")
-    dims = neurons["dim"].to_numpy()
-    n_music = int(neurons["is_music"].sum())
-    z_size = len(neurons)
-    mu = data["latents"]["mu"][:, dims]
-    sigma = data["latents"]["sigma"][:, dims]
-    mu_random = data["random_latents"]["mu"][:, dims] if data.get("random_latents") else None
-    plans: list[FigurePlan] = []
-    roles = {k: summary.get(k) or {} for k in ("pitch_neuron", "rhythm_neuron")}
+
+    def __init__(
+        self, load: Callable[[str], Any], summary: Mapping[str, Any], settings: FigureSettings
+    ) -> None:
+        self.load = load
+        self.summary = summary
+        self.settings = settings
+
+    def has(self, name: str) -> bool:
+        value = self.load(name)
+        return value is not None and (not isinstance(value, pd.DataFrame) or len(value) > 0)
+
+    def rng(self, figure: str) -> np.random.Generator:
+        """A generator per figure: the same points are drawn whichever process draws it, in whatever order."""
+        return stage_rng(self.settings.seed, f"figure:{figure}")
+
+    @cached_property
+    def neurons(self) -> pd.DataFrame:
+        return self.load("neurons").sort_values("rank")
+
+    @cached_property
+    def dims(self) -> np.ndarray:
+        return self.neurons["dim"].to_numpy()
+
+    @cached_property
+    def n_music(self) -> int:
+        return int(self.neurons["is_music"].sum())
+
+    @property
+    def z_size(self) -> int:
+        return len(self.neurons)
+
+    @cached_property
+    def mu(self) -> np.ndarray:
+        """μ of the real windows, columns in specificity order."""
+        return self.load("latents")["mu"][:, self.dims]
+
+    @cached_property
+    def sigma(self) -> np.ndarray:
+        return self.load("latents")["sigma"][:, self.dims]
+
+    @cached_property
+    def mu_random(self) -> np.ndarray:
+        return self.load("random_latents")["mu"][:, self.dims]
+
+    def role(self, name: str) -> dict[str, Any]:
+        """``pitch_neuron`` or ``rhythm_neuron`` from the summary ({} when the part has none)."""
+        return self.summary.get(name) or {}
+
+    def role_label(self, rank: int) -> str:
+        """ "neuron 2 (pitch neuron)": a rank with the roles it plays."""
+        tags = [word for word in ("pitch", "rhythm") if self.role(f"{word}_neuron").get("rank") == rank]
+        return f"neuron {rank}" + (f" ({' and '.join(tags)} neuron)" if tags else "")
+
+    def counts(self, kind: str) -> np.ndarray | None:
+        """Per window of ``kind`` (real/random): excited music and noise neurons, (n, 2); None if none."""
+        counts = self.load("counts")
+        rows = counts.loc[counts["kind"] == kind, ["n_music_active", "n_noise_active"]].to_numpy()
+        return rows if len(rows) else None
+
+    def phik_wide(self, n_cols: int) -> pd.DataFrame:
+        """Long φ_K table -> P/R/M features (rows) x the first ``n_cols`` neuron ranks (columns)."""
+        phik = self.load("phik")
+        rows = phik[phik["group"].isin(list("PRM")) & (phik["rank"] <= n_cols)]
+        return rows.pivot(index="feature", columns="rank", values="phik")
+
+    @cached_property
+    def n_phik(self) -> int:
+        return int(self.load("phik")["rank"].max())
+
+    @property
+    def n_heat(self) -> int:
+        """Neurons in the φ_K heat map (Fig. 7): 40, or every music neuron for a summary-panel part."""
+        return min(max(40, self.n_music if self.settings.summary_panel else 0), self.n_phik)
+
+    def facts(self) -> dict[str, Any]:
+        """The numbers captions may use, by name."""
+        pitch, rhythm = self.role("pitch_neuron"), self.role("rhythm_neuron")
+        n_random = len(self.mu_random) if self.has("random_latents") else 0
+        return {
+            "label": self.settings.label,
+            "n_windows": len(self.load("latents")["mu"]),
+            "n_random": n_random,
+            "compared": "real music vs random note sequences" if n_random else "real windows only",
+            "n_music": self.n_music,
+            "n_noise": self.z_size - self.n_music,
+            "z_size": self.z_size,
+            "n_corr_dims": self.settings.n_corr_dims,
+            "n_heat": self.n_heat,
+            "threshold": self.settings.threshold,
+            "pitch_rank": pitch.get("rank"),
+            "pitch_dim": pitch.get("dim"),
+            "rhythm_rank": rhythm.get("rank"),
+            "rhythm_dim": rhythm.get("dim"),
+        }
+
+
+# --------------------------------------------------------------------------- drawing functions
+def _piano_rolls(v: FigureView) -> Figure:
+    ex = v.load("example")
+    return F.piano_roll_figure(
+        [ex["window"], ex["decoded_mu"], ex["decoded_z"]],
+        ["input: “Twinkle, twinkle”", "decoded from μ (argmax)", "decoded from a sample z (argmax)"],
+    )
+
+
+def _latent_profile(v: FigureView) -> Figure:
+    ex = v.load("example")
+    return F.latent_profile_figure(
+        ex["mu"][v.dims],
+        ex["sigma"][v.dims],
+        ex["z"][v.dims],
+        n_music=v.n_music,
+        title="Latent encoding of “Twinkle, twinkle”",
+    )
+
+
+def _feature_labels() -> dict[str, str]:
+    """Feature id -> name (unit), for axis labels."""
     from musicneurons.features.registry import FEATURE_NAMES, FEATURES
 
-    labels = {
+    return {
         k: f"{v} ({FEATURES[k].unit})" if k in FEATURES and FEATURES[k].unit else v
         for k, v in FEATURE_NAMES.items()
     }
 
-    ex = data.get("example")
-    if ex is not None:
-        plans.append(
-            FigurePlan(
-                "fig02_piano_rolls",
-                "Fig. 2 — a melody and its decodings",
-                f"“Twinkle, twinkle, little star” ({len(ex['window']) // 16} bars, built in) as a piano roll, then the "
-                "model's greedy (argmax) decoding of its posterior mean μ and of one sample z = μ + σ·ε. "
-                "Decoding μ should give the melody back; the sample gives a variation.",
-                {"example": keys["example"]},
-                lambda: F.piano_roll_figure(
-                    [ex["window"], ex["decoded_mu"], ex["decoded_z"]],
-                    [
-                        "input: “Twinkle, twinkle”",
-                        "decoded from μ (argmax)",
-                        "decoded from a sample z (argmax)",
-                    ],
-                ),
-            )
-        )
-        plans.append(
-            FigurePlan(
-                "fig03_latent_profile",
-                "Fig. 3 — the melody's latent encoding",
-                "σ (top), μ (middle) and the sample z (bottom) of the example melody over the 100 most specific "
-                "dimensions (ordered by mean σ over the whole corpus). Left of the dashed line (music neurons) σ is "
-                "small and μ carries the melody; to the right σ ≈ 1, μ ≈ 0 and the sample is pure noise.",
-                {"example": keys["example"], "neurons": keys["neurons"]},
-                lambda: F.latent_profile_figure(
-                    ex["mu"][dims],
-                    ex["sigma"][dims],
-                    ex["z"][dims],
-                    n_music=n_music,
-                    title="Latent encoding of “Twinkle, twinkle”",
-                ),
-            )
-        )
-    plans.append(
-        FigurePlan(
-            "fig04_sigma_mu_boxplots",
-            "Fig. 4 — σ and μ across the corpus",
-            f"Boxplots of σ (top) and μ (bottom) over {len(mu):,} real windows for the 100 most specific dimensions. "
-            f"The dashed line separates the {n_music} music neurons (σ clearly below 1, μ varying from window to "
-            "window) from the noise neurons (σ ≈ 1, μ ≈ 0 for every window).",
-            {"latents": keys["latents"], "neurons": keys["neurons"]},
-            lambda: F.latent_boxplot_figure(mu, sigma, n_music=n_music),
-        )
-    )
-    plans.append(
-        FigurePlan(
-            "fig05_latent_correlations",
-            "Fig. 5 — correlations between latent dimensions",
-            f"Pearson correlation of μ between the {n_corr_dims} most specific dimensions over the real windows "
-            "(0 = white). Music neurons are expected to be nearly uncorrelated with each other.",
-            {"latent_corr": keys["latent_corr"], "neurons": keys["neurons"]},
-            lambda: F.latent_correlation_figure(data["latent_corr"]["corr"], n_music=n_music),
-        )
-    )
-    fc = data["feature_corr"].set_index("feature")
-    plans.append(
-        FigurePlan(
-            "fig06_feature_correlations",
-            "Fig. 6 — correlations between music features",
-            "Pearson correlations between music21's jSymbolic features over the real windows, grouped as pitch (P), "
-            "rhythm (R) and melody (M). Rhythm features computed at each window's own tempo.",
-            {"feature_corr": keys["feature_corr"]},
-            lambda: FF.feature_correlation_figure(fc),
-        )
-    )
-    n_heat = min(max(40, n_music if summary_panel else 0), int(data["phik"]["rank"].max()))
-    highlight = sorted({r["rank"] for r in roles.values() if r})
-    plans.append(
-        FigurePlan(
-            "fig07_phik_features_neurons",
-            "Fig. 7 — which features each neuron encodes",
-            f"φ_K between every jSymbolic feature and the first {n_heat} neurons (by specificity). Outlined: the "
-            "neurons with the strongest pitch and rhythm correlations.",
-            {"phik": keys["phik"]},
-            lambda: FF.phik_heatmap_figure(
-                _phik_wide(data["phik"], n_heat), n_music=n_music, highlight=highlight
-            ),
-        )
-    )
-    features = data["features"]
-    phik = data["phik"]
-    for fig_name, heading, role, source_role, what in (
-        (
-            "fig08_rhythm_neuron_rhythm_features",
-            "Fig. 8 — the rhythm neuron against rhythm features",
-            "rhythm_neuron",
-            "rhythm_neuron",
-            "its six most correlated rhythm features",
-        ),
-        (
-            "fig09_rhythm_neuron_pitch_features",
-            "Fig. 9 — the rhythm neuron against pitch features",
-            "rhythm_neuron",
-            "pitch_neuron",
-            "the pitch neuron's six most correlated pitch features",
-        ),
-        (
-            "fig09b_pitch_neuron_pitch_features",
-            "Fig. 9b — the pitch neuron against pitch features",
-            "pitch_neuron",
-            "pitch_neuron",
-            "its six most correlated pitch features",
-        ),
-    ):
-        r, src = roles.get(role), roles.get(source_role)
-        if not r or not src:
-            continue
+
+def _neuron_vs_features(name: str, role: str, source: str, what: str) -> Callable[[FigureView], Figure]:
+    """Figs. 8-9: the ``role`` neuron's μ against the six strongest features of the ``source`` neuron."""
+
+    def draw(v: FigureView) -> Figure:
+        r, src = v.role(role), v.role(source)
         cols = [f["feature"] for f in src["top_features"]][:6]
+        phik = v.load("phik")
         this = phik[(phik["rank"] == r["rank"]) & phik["feature"].isin(cols)].set_index("feature")["phik"]
-        plans.append(
-            FigurePlan(
-                fig_name,
-                heading,
-                f"μ of neuron {r['rank']} (latent dimension {r['dim']}) against {what}, one point per real window; "
-                "red: LOESS fit (local linear regression, span 0.3). Titles give φ_K.",
-                {"phik": keys["phik"], "loess": keys["loess"], "features": keys["features"]},
-                lambda r=r, cols=cols, this=this, what=what: FF.neuron_vs_features_figure(
-                    mu[:, r["rank"] - 1],
-                    features,
-                    cols,
-                    neuron_label=_role_label(r["rank"], roles),
-                    curves=_curves(data["loess"], r["rank"]),
-                    phik=this.to_dict(),
-                    names=labels,
-                    rng=rng,
-                    what=what,
-                ),
-            )
+        loess = v.load("loess")
+        rows = loess[loess["rank"] == r["rank"]]
+        curves = {f: (g["x"].to_numpy(), g["y"].to_numpy()) for f, g in rows.groupby("feature")}
+        return FF.neuron_vs_features_figure(
+            v.mu[:, r["rank"] - 1],
+            v.load("features"),
+            cols,
+            neuron_label=v.role_label(r["rank"]),
+            curves=curves,
+            phik=this.to_dict(),
+            names=_feature_labels(),
+            rng=v.rng(name),
+            what=what,
         )
-    if mu_random is not None:
-        plans.append(
-            FigurePlan(
-                "fig10_neuron_histograms_real_random",
-                "Fig. 10 — the first neurons: real music vs random notes",
-                f"Distribution of μ for the four most specific neurons over {len(mu):,} real windows and "
-                f"{len(mu_random):,} random note sequences (paper §5.1), each normalised to unit area.",
-                {
-                    "latents": keys["latents"],
-                    "random_latents": keys["random_latents"],
-                    "neurons": keys["neurons"],
-                },
-                lambda: F.neuron_histograms_figure(
-                    mu, mu_random, labels=[_role_label(i, roles) for i in range(1, 5)]
-                ),
-            )
-        )
-    counts = data["counts"]
-    real = counts.loc[counts["kind"] == "real", ["n_music_active", "n_noise_active"]].to_numpy()
-    rand = counts.loc[counts["kind"] == "random", ["n_music_active", "n_noise_active"]].to_numpy()
-    rand = rand if len(rand) else None
-    plans.append(
-        FigurePlan(
-            "fig11_activation_counts",
-            "Fig. 11 — how many neurons a window excites",
-            f"Per window, the number of music neurons (left, of {n_music}) and noise neurons (right, of "
-            f"{z_size - n_music}) with |μ| > {threshold:g}"
-            + (", real music vs random note sequences." if rand is not None else " (real windows)."),
-            {"counts": keys["counts"]},
-            lambda: F.activation_counts_figure(
-                real, rand, n_music=n_music, z_size=z_size, threshold=threshold
-            ),
-        )
+
+    return draw
+
+
+def _has_roles(*roles: str) -> Callable[[FigureView], bool]:
+    return lambda v: all(v.role(r) for r in roles)
+
+
+def _ablation(v: FigureView) -> Figure:
+    ab = v.load("ablation")
+    full = float(ab.sort_values("k")["accuracy"].iloc[-1])
+    return F.ablation_figure(
+        ab["k"].to_numpy(),
+        ab["accuracy"].to_numpy(),
+        n_music=v.n_music,
+        z_size=v.z_size,
+        reference={"all dimensions": full},
     )
-    if summary_panel:
-        candidates = summary.get("melody_candidates", [])
-        n_cols = min(int(data["phik"]["rank"].max()), max(n_music, 40))
-        plans.append(
-            FigurePlan(
-                "fig12_summary",
-                "Fig. 12 — the whole picture for this model",
-                "(a) σ across the corpus with the music/noise cut; (b) φ_K between features and music neurons, "
-                "melody-neuron candidates outlined (neurons whose melody score beats their pitch and rhythm scores); "
-                "(c, d) excited music and noise neurons per window.",
-                {
-                    "latents": keys["latents"],
-                    "neurons": keys["neurons"],
-                    "phik": keys["phik"],
-                    "counts": keys["counts"],
-                },
-                lambda: FF.summary_figure(
-                    sigma,
-                    _phik_wide(data["phik"], n_cols),
-                    real,
-                    rand,
-                    n_music=n_music,
-                    z_size=z_size,
-                    candidates=candidates,
-                    threshold=threshold,
-                    title=f"{label} model: music neurons, what they encode, how many a window excites",
-                ),
-            )
-        )
-    ab = data.get("ablation")
-    if ab is not None and len(ab):
-        full = float(ab.sort_values("k")["accuracy"].iloc[-1])
-        plans.append(
-            FigurePlan(
-                "ablation_kept_dims",
-                "Ablation — how many dimensions the decoder needs",
-                "Teacher-forced reconstruction accuracy (share of steps whose most likely class is the true one) when "
-                "only the k most specific dimensions keep their μ and all others are set to 0 (the prior mean).",
-                {"ablation": keys["ablation"], "neurons": keys["neurons"]},
-                lambda: F.ablation_figure(
-                    ab["k"].to_numpy(),
-                    ab["accuracy"].to_numpy(),
-                    n_music=n_music,
-                    z_size=z_size,
-                    reference={"all dimensions": full},
-                ),
-            )
-        )
-    return plans
+
+
+def _summary_panel(v: FigureView) -> Figure:
+    n_cols = min(v.n_phik, max(v.n_music, 40))
+    return FF.summary_figure(
+        v.sigma,
+        v.phik_wide(n_cols),
+        v.counts("real"),
+        v.counts("random"),
+        n_music=v.n_music,
+        z_size=v.z_size,
+        candidates=v.summary.get("melody_candidates", []),
+        threshold=v.settings.threshold,
+        title=f"{v.settings.label} model: music neurons, what they encode, how many a window excites",
+    )
+
+
+# --------------------------------------------------------------------------- the figure table
+def _always(v: FigureView) -> bool:
+    return True
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    """One row of the figure table.
+
+    ``caption`` is a ``str.format`` template over :meth:`FigureView.facts` plus what ``facts`` (a function
+    of the view) adds; ``inputs`` names the stages whose artifacts the figure shows (their keys decide when
+    it is redrawn); ``draw`` builds the figure; ``when`` skips it for parts it does not apply to.
+    """
+
+    name: str
+    heading: str
+    caption: str
+    inputs: tuple[str, ...]
+    draw: Callable[[FigureView], Figure]
+    when: Callable[[FigureView], bool] = _always
+    facts: Callable[[FigureView], Mapping[str, Any]] = field(default=lambda v: {})
+
+    def caption_for(self, view: FigureView) -> str:
+        return self.caption.format(**{**view.facts(), **self.facts(view)})
+
+
+LOESS_CAPTION = (
+    "μ of neuron {rank} (latent dimension {dim}) against {what}, one point per real window; red: LOESS fit "
+    "(local linear regression, span 0.3). Titles give φ_K."
+)
+LOESS_INPUTS = ("latents", "neurons", "features", "phik", "loess")
+LOESS_FIGURES = (  # name, heading, neuron, whose features, the features in words
+    (
+        "fig08_rhythm_neuron_rhythm_features",
+        "Fig. 8 — the rhythm neuron against rhythm features",
+        "rhythm_neuron",
+        "rhythm_neuron",
+        "its six most correlated rhythm features",
+    ),
+    (
+        "fig09_rhythm_neuron_pitch_features",
+        "Fig. 9 — the rhythm neuron against pitch features",
+        "rhythm_neuron",
+        "pitch_neuron",
+        "the pitch neuron's six most correlated pitch features",
+    ),
+    (
+        "fig09b_pitch_neuron_pitch_features",
+        "Fig. 9b — the pitch neuron against pitch features",
+        "pitch_neuron",
+        "pitch_neuron",
+        "its six most correlated pitch features",
+    ),
+)
+
+
+def _loess_spec(name: str, heading: str, role: str, source: str, what: str) -> FigureSpec:
+    return FigureSpec(
+        name,
+        heading,
+        LOESS_CAPTION,
+        LOESS_INPUTS,
+        _neuron_vs_features(name, role, source, what),
+        when=_has_roles(role, source),
+        facts=lambda v: {"rank": v.role(role)["rank"], "dim": v.role(role)["dim"], "what": what},
+    )
+
+
+#: Every figure of a part, in the report's order.
+FIGURES: tuple[FigureSpec, ...] = (
+    FigureSpec(
+        "fig02_piano_rolls",
+        "Fig. 2 — a melody and its decodings",
+        "“Twinkle, twinkle, little star” ({bars} bars, built in) as a piano roll, then the model's greedy "
+        "(argmax) decoding of its posterior mean μ and of one sample z = μ + σ·ε. Decoding μ should give the "
+        "melody back; the sample gives a variation.",
+        ("example",),
+        _piano_rolls,
+        when=lambda v: v.has("example"),
+        facts=lambda v: {"bars": len(v.load("example")["window"]) // 16},
+    ),
+    FigureSpec(
+        "fig03_latent_profile",
+        "Fig. 3 — the melody's latent encoding",
+        "σ (top), μ (middle) and the sample z (bottom) of the example melody over the 100 most specific "
+        "dimensions (ordered by mean σ over the whole corpus). Left of the dashed line (music neurons) σ is "
+        "small and μ carries the melody; to the right σ ≈ 1, μ ≈ 0 and the sample is pure noise.",
+        ("example", "neurons"),
+        _latent_profile,
+        when=lambda v: v.has("example"),
+    ),
+    FigureSpec(
+        "fig04_sigma_mu_boxplots",
+        "Fig. 4 — σ and μ across the corpus",
+        "Boxplots of σ (top) and μ (bottom) over {n_windows:,} real windows for the 100 most specific "
+        "dimensions. The dashed line separates the {n_music} music neurons (σ clearly below 1, μ varying "
+        "from window to window) from the noise neurons (σ ≈ 1, μ ≈ 0 for every window).",
+        ("latents", "neurons"),
+        lambda v: F.latent_boxplot_figure(v.mu, v.sigma, n_music=v.n_music),
+    ),
+    FigureSpec(
+        "fig05_latent_correlations",
+        "Fig. 5 — correlations between latent dimensions",
+        "Pearson correlation of μ between the {n_corr_dims} most specific dimensions over the real windows "
+        "(0 = white). Music neurons are expected to be nearly uncorrelated with each other.",
+        ("latent_corr", "neurons"),
+        lambda v: F.latent_correlation_figure(v.load("latent_corr")["corr"], n_music=v.n_music),
+    ),
+    FigureSpec(
+        "fig06_feature_correlations",
+        "Fig. 6 — correlations between music features",
+        "Pearson correlations between music21's jSymbolic features over the real windows, grouped as pitch "
+        "(P), rhythm (R) and melody (M). Rhythm features computed at each window's own tempo.",
+        ("feature_corr",),
+        lambda v: FF.feature_correlation_figure(v.load("feature_corr").set_index("feature")),
+    ),
+    FigureSpec(
+        "fig07_phik_features_neurons",
+        "Fig. 7 — which features each neuron encodes",
+        "φ_K between every jSymbolic feature and the first {n_heat} neurons (by specificity). Outlined: the "
+        "neurons with the strongest pitch and rhythm correlations.",
+        ("phik", "neurons"),
+        lambda v: FF.phik_heatmap_figure(
+            v.phik_wide(v.n_heat),
+            n_music=v.n_music,
+            highlight=sorted({v.role(r)["rank"] for r in ("pitch_neuron", "rhythm_neuron") if v.role(r)}),
+        ),
+    ),
+    *(_loess_spec(*row) for row in LOESS_FIGURES),
+    FigureSpec(
+        "fig10_neuron_histograms_real_random",
+        "Fig. 10 — the first neurons: real music vs random notes",
+        "Distribution of μ for the four most specific neurons over {n_windows:,} real windows and "
+        "{n_random:,} random note sequences (paper §5.1), each normalised to unit area.",
+        ("latents", "random_latents", "neurons"),
+        lambda v: F.neuron_histograms_figure(
+            v.mu, v.mu_random, labels=[v.role_label(i) for i in range(1, 5)]
+        ),
+        when=lambda v: v.has("random_latents"),
+    ),
+    FigureSpec(
+        "fig11_activation_counts",
+        "Fig. 11 — how many neurons a window excites",
+        "Per window, the number of music neurons (left, of {n_music}) and noise neurons (right, of "
+        "{n_noise}) with |μ| > {threshold:g}: {compared}.",
+        ("counts",),
+        lambda v: F.activation_counts_figure(
+            v.counts("real"),
+            v.counts("random"),
+            n_music=v.n_music,
+            z_size=v.z_size,
+            threshold=v.settings.threshold,
+        ),
+    ),
+    FigureSpec(
+        "fig12_summary",
+        "Fig. 12 — the whole picture for this model",
+        "(a) σ across the corpus with the music/noise cut; (b) φ_K between features and music neurons, "
+        "melody-neuron candidates outlined (neurons whose melody score beats their pitch and rhythm scores); "
+        "(c, d) excited music and noise neurons per window.",
+        ("latents", "neurons", "phik", "counts"),
+        _summary_panel,
+        when=lambda v: v.settings.summary_panel,
+    ),
+    FigureSpec(
+        "ablation_kept_dims",
+        "Ablation — how many dimensions the decoder needs",
+        "Teacher-forced reconstruction accuracy (share of steps whose most likely class is the true one) "
+        "when only the k most specific dimensions keep their μ and all others are set to 0 (the prior mean).",
+        ("ablation", "neurons"),
+        _ablation,
+        when=lambda v: v.has("ablation"),
+    ),
+)
+FIGURES_BY_NAME = {spec.name: spec for spec in FIGURES}
+
+#: Figures shown in the report's one-image preview (the first four that a study drew).
+PREVIEW_FIGURES = (
+    "fig04_sigma_mu_boxplots",
+    "fig07_phik_features_neurons",
+    "fig10_neuron_histograms_real_random",
+    "fig11_activation_counts",
+    "fig12_summary",
+    "ablation_kept_dims",
+)

@@ -2,27 +2,29 @@
 figure and writes ``report/index.html`` and ``summary.json``.
 
 One *part* per model (by default the embedded 2-bar and 16-bar models, each with its embedded corpus).
-Each stage of a part is a plain call into the library (:mod:`musicneurons.study.stages`) that writes one
-artifact under ``OUT/<part>/`` (Parquet or NPZ) with a ``.meta.json`` sidecar (stage key = hash of its
-inputs and parameters, run time, library versions). A stage whose artifact exists with the same key is
+A part runs the rows of :data:`STAGES` in order: each row names a stage, the artifact file it writes under
+``OUT/<part>/`` (Parquet or NPZ, with a ``.meta.json`` sidecar), the stages whose artifacts it reads, its
+parameters and the function that computes it (a call into :mod:`musicneurons.study.stages`). The stage key
+is a hash of the parameters and of the inputs' keys; a stage whose artifact exists with the same key is
 skipped, so an interrupted run resumes where it stopped and a rerun with other settings recomputes only
-what those settings touch.
+what those settings touch. Adding a stage is adding a row. The figures follow the same pattern
+(:data:`musicneurons.study.figure_plans.FIGURES`) and are drawn in worker processes while the next part
+runs (:mod:`musicneurons.study.rendering`).
 
 Layout of ``OUT``::
 
     summary.json            the headline numbers (also in the report), per part
     run.json                config, versions, seeds, stage timings
     report/index.html       self-contained report (figures embedded)
-    2bar/ 16bar/            per part: windows.parquet, latents.npz, features.parquet, random.npz,
-                            random_latents.npz, random_features.parquet, example.npz, neurons.parquet, latent_corr.npz,
-                            feature_corr.parquet, phik.parquet, loess.parquet, counts.parquet,
-                            attributes.parquet, ablation.parquet, figures/*.png|svg
+    2bar/ 16bar/            per part: one file per stage (windows.parquet, latents.npz, ...: see STAGES)
+                            and figures/*.png (and *.svg with ``svg=True``)
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,82 +32,277 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from musicneurons.figures.latent import save_figure
-from musicneurons.study import report
+from musicneurons.analysis.roles import neuron_role
 from musicneurons.study import stages as st
-from musicneurons.study.artifacts import cached, read_meta, stage_key, stage_rng, versions, write_json
-from musicneurons.study.figure_plans import plan_part, render
+from musicneurons.study.artifacts import cached, read_meta, stage_key, versions, write_json
+from musicneurons.study.config import DEFAULT_MODELS, StudyConfig, StudyError
+from musicneurons.study.part import Part, open_part
+from musicneurons.study.rendering import FigureRenderer, FigureSettings
+from musicneurons.study.report import FigureEntry, ReportSection, table_html, write_report
+from musicneurons.study.summary import headline_sentences, summarize_part
 
 if TYPE_CHECKING:
     from musicneurons.model.inference import TrainedModel
 
+__all__ = ["STAGES", "Stage", "StudyConfig", "StudyError", "run_part", "run_study"]
+
 log = logging.getLogger(__name__)
 
-DEFAULT_MODELS = {2: "default-2bar", 16: "default-16bar"}
 ABLATION_KS = (0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)  # plus the music/noise cut and z_size
+LOESS_FEATURES = 6  # features per LOESS figure (Figs. 8-9)
+PREVIEW_SENTENCES = 6  # headline sentences in the report's one-image preview
 
 
-class StudyError(ValueError):
-    """A study that cannot run as asked (model and corpus disagree, too few windows, ...); the message says why."""
+# --------------------------------------------------------------------------- the stage table
+def _always(part: Part) -> bool:
+    return True
+
+
+def _has_random(part: Part) -> bool:
+    return part.has_random
 
 
 @dataclass(frozen=True)
-class StudyConfig:
-    """Everything that shapes a study run (the CLI's options).
+class Stage:
+    """One row of the stage table.
 
-    Parameters
-    ----------
-    model : str, optional
-        A model for a single part: an embedded name (``default-2bar``, ``default-16bar``), one of our model
-        folders, or a Magenta checkpoint (``.tar``, directory or prefix). None: the embedded default for each
-        window length in ``bars``.
-    midi : str, optional
-        A folder of MIDI files to extract windows from (Magenta's converter rules); None: the embedded corpus.
-    bars : tuple of int
-        Window lengths to study, (2, 16) by default; with ``model`` it must match the model.
-    n_random : int
-        Random note sequences to compare with (2-bar parts only); at most as many as real windows are used.
-    seed : int
-        Seeds every random draw (each stage gets its own generator from the seed and its name).
-    device, precision : str
-        Where and how to run the model (``auto``/``cpu``/``cuda``; ``fp32``/``bf16``).
-    max_windows : int, optional
-        Study a random subset of at most this many real windows per part.
-    sigma_threshold : float, optional
-        Music neuron: mean σ below this (None: ``musicneurons.analysis.neurons.DEFAULT_SIGMA_THRESHOLD``).
-    activation_threshold : float
-        A window excites a neuron when |μ| exceeds this (paper: 0.1).
-    n_phik_neurons : int
-        φ_K is computed between every feature and this many most specific neurons (more if a model has more
-        music neurons, up to 128): the figures show no more.
-    n_corr_dims : int
-        Dimensions in the latent correlation matrix (paper: 100).
-    ablation_steps : int
-        Window steps (windows × T) decoded per point of the ablation curve: 16,000 = 500 2-bar windows or
-        62 16-bar windows. 0 skips the ablation.
-    overwrite : bool
-        Recompute every stage even when its artifact matches.
-    progress : bool
-        Show progress bars.
+    ``inputs`` names the stages whose artifacts this one reads (their keys enter its key); a name ending in
+    ``?`` is read only when that stage ran in this part. ``params`` (a dict, or a function of the part that
+    returns one) holds everything else the result depends on; it must be JSON-able. ``compute`` returns the
+    artifact: a DataFrame for a ``.parquet`` file, a dict of arrays for ``.npz``. ``when`` skips the row for
+    parts it does not apply to.
     """
 
-    model: str | None = None
-    midi: str | None = None
-    bars: tuple[int, ...] = (2, 16)
-    n_random: int = 50_000
-    seed: int = 0
-    device: str = "auto"
-    precision: str = "fp32"
-    max_windows: int | None = None
-    sigma_threshold: float | None = None
-    activation_threshold: float = 0.1
-    n_phik_neurons: int = 64
-    n_corr_dims: int = 100
-    ablation_steps: int = 16_000
-    overwrite: bool = False
-    progress: bool = True
+    name: str
+    file: str
+    inputs: tuple[str, ...]
+    params: Mapping[str, Any] | Callable[[Part], Mapping[str, Any]]
+    compute: Callable[[Part], Any]
+    when: Callable[[Part], bool] = _always
 
 
+def _encode(part: Part, windows: np.ndarray, stage: str, what: str) -> dict[str, np.ndarray]:
+    return st.encode_latents(
+        part.model, windows, rng=part.rng(stage), progress=part.config.progress, desc=f"{part.label}: {what}"
+    )
+
+
+def _loess_requests(part: Part) -> list[tuple[int, int, str]]:
+    """(neuron rank, latent dim, feature) of every LOESS curve drawn in Figs. 8, 9 and 9b."""
+    roles = {r: neuron_role(part.data["phik"], part.neurons, g) for r, g in (("pitch", "P"), ("rhythm", "R"))}
+    requests = []
+    for target, source in (("rhythm", "rhythm"), ("rhythm", "pitch"), ("pitch", "pitch")):
+        if roles[target] and roles[source]:
+            neuron = roles[target]
+            requests += [
+                (neuron["rank"], neuron["dim"], f["feature"])
+                for f in roles[source]["top_features"][:LOESS_FEATURES]
+            ]
+    return requests
+
+
+def _ablation_ks(part: Part) -> list[int]:
+    return sorted({k for k in ABLATION_KS if k <= part.z_size} | {part.z_size, part.n_music})
+
+
+def _ablation_windows(part: Part) -> int:
+    return max(1, min(len(part.windows), part.config.ablation_steps // part.windows.shape[1]))
+
+
+def _ablation(part: Part) -> pd.DataFrame:
+    return st.ablation_table(
+        part.model,
+        part.windows,
+        part.mu,
+        part.neurons,
+        ks=_ablation_ks(part),
+        n_windows=_ablation_windows(part),
+        rng=part.rng("ablation"),
+        progress=part.config.progress,
+        desc=f"{part.label}: ablation",
+    )
+
+
+MUSIC21 = {"convention": "music21"}
+
+#: The stages of a part, in the order they run. Each reads only artifacts of rows above it.
+STAGES: tuple[Stage, ...] = (
+    Stage(
+        "windows",
+        "windows.parquet",
+        (),
+        lambda p: {"content": p.corpus_key, "max_windows": p.config.max_windows, "seed": p.config.seed},
+        lambda p: st.select_windows(
+            p.corpus, p.corpus_table, max_windows=p.config.max_windows, rng=p.rng("windows")
+        ),
+    ),
+    Stage(
+        "latents",
+        "latents.npz",
+        ("windows",),
+        lambda p: p.run_params,
+        lambda p: _encode(p, p.windows, "latents", "encode corpus"),
+    ),
+    Stage(
+        "features",
+        "features.parquet",
+        ("windows",),
+        MUSIC21,
+        lambda p: st.features_table(p.windows, p.qpm, p.window_ids),
+    ),
+    Stage(
+        "random",
+        "random.npz",
+        (),
+        lambda p: {"n": p.n_random, "seed": p.config.seed},
+        lambda p: st.random_windows(p.n_random, p.rng("random")),
+        when=_has_random,
+    ),
+    Stage(
+        "random_latents",
+        "random_latents.npz",
+        ("random",),
+        lambda p: p.run_params,
+        lambda p: _encode(p, p.data["random"]["windows"], "random_latents", "encode random"),
+        when=_has_random,
+    ),
+    Stage(
+        "random_features",
+        "random_features.parquet",
+        ("random",),
+        MUSIC21,
+        lambda p: st.features_table(
+            p.data["random"]["windows"], p.data["random"]["qpm"], np.arange(p.n_random)
+        ),
+        when=_has_random,
+    ),
+    Stage(
+        "example",
+        "example.npz",
+        (),
+        lambda p: {**p.run_params, "seed": p.config.seed, "window": p.example_window.tolist()},
+        lambda p: st.example_encoding(p.model, p.example_window, p.rng("example")),
+    ),
+    Stage(
+        "neurons",
+        "neurons.parquet",
+        ("latents", "random_latents?"),
+        lambda p: {"sigma_threshold": p.config.sigma_threshold},
+        lambda p: st.neurons_table(p.mu, p.sigma, p.mu_random, sigma_threshold=p.config.sigma_threshold),
+    ),
+    Stage(
+        "latent_corr",
+        "latent_corr.npz",
+        ("latents", "neurons"),
+        lambda p: {"n_dims": p.n_corr_dims},
+        lambda p: st.latent_correlations(p.mu, p.neurons, p.n_corr_dims),
+    ),
+    Stage(
+        "feature_corr",
+        "feature_corr.parquet",
+        ("features",),
+        {},
+        lambda p: st.feature_correlations(p.features),
+    ),
+    Stage(
+        "phik",
+        "phik.parquet",
+        ("features", "latents", "neurons"),
+        lambda p: {"n_neurons": p.n_phik_neurons},
+        lambda p: st.phik_table(p.features, p.mu, p.neurons, p.n_phik_neurons),
+    ),
+    Stage(
+        "loess",
+        "loess.parquet",
+        ("features", "latents"),
+        lambda p: {"requests": _loess_requests(p)},
+        lambda p: st.loess_curves(p.features, p.mu, _loess_requests(p)),
+    ),
+    Stage(
+        "counts",
+        "counts.parquet",
+        ("latents", "neurons", "random_latents?"),
+        lambda p: {"threshold": p.config.activation_threshold},
+        lambda p: st.counts_table(p.mu, p.window_ids, p.mu_random, p.neurons, p.config.activation_threshold),
+    ),
+    Stage(
+        "attributes",
+        "attributes.parquet",
+        ("features", "latents", "neurons"),
+        {"method": "pearson"},
+        lambda p: st.attributes_table(p.features, p.mu, p.neurons),
+    ),
+    Stage(
+        "ablation",
+        "ablation.parquet",
+        ("windows", "latents", "neurons"),
+        lambda p: {
+            **p.run_params,
+            "n_windows": _ablation_windows(p),
+            "ks": _ablation_ks(p),
+            "seed": p.config.seed,
+        },
+        _ablation,
+        when=lambda p: p.config.ablation_steps > 0,
+    ),
+)
+
+#: Tables the summary reads (see musicneurons.study.summary), when their stage ran.
+SUMMARY_TABLES = ("neurons", "phik", "counts", "attributes", "ablation", "features", "random_features")
+#: Tables linked from the report: name in the report -> stage.
+REPORT_TABLES = {
+    "windows": "windows",
+    "features": "features",
+    "neurons": "neurons",
+    "random windows' features": "random_features",
+    "phik": "phik",
+    "feature correlations": "feature_corr",
+    "counts": "counts",
+    "attributes": "attributes",
+    "ablation": "ablation",
+    "LOESS curves": "loess",
+}
+
+
+def _first_neurons(part: Part, summary: Mapping[str, Any]) -> ReportSection:
+    """The most specific neurons as a table (every music neuron up to 40, at least 10 rows)."""
+    columns = ("rank", "dim", "mean_sigma", "mean_mu", "var_mu", "is_music", "ks_random")
+    rows = part.neurons.head(max(10, min(part.n_music, 40)))
+    return ReportSection("first neurons", table_html(rows[[c for c in columns if c in rows]]))
+
+
+#: Blocks closing a part in the report, after its figures and tables: each function gets the part and its
+#: summary and returns a section (or None to add nothing).
+REPORT_SECTIONS: tuple[Callable[[Part, Mapping[str, Any]], ReportSection | None], ...] = (_first_neurons,)
+
+
+def run_stage(part: Part, stage: Stage) -> Any:
+    """Load or compute one stage's artifact into ``part.data`` (and its key into ``part.keys``)."""
+    params = stage.params(part) if callable(stage.params) else dict(stage.params)
+    inputs = {}
+    for name in stage.inputs:
+        optional = name.endswith("?")
+        name = name.rstrip("?")
+        if name in part.keys:
+            inputs[name] = part.keys[name]
+        elif not optional:
+            msg = f"stage {stage.name} reads {name}, which has not run in the {part.label} part"
+            raise KeyError(msg)
+    path = part.folder / stage.file
+    part.keys[stage.name] = stage_key(stage.name, params, inputs)
+    part.data[stage.name] = cached(
+        path,
+        part.keys[stage.name],
+        lambda: stage.compute(part),
+        stage=f"{part.key}/{stage.name}",
+        params=params,
+        overwrite=part.config.overwrite,
+    )
+    part.files[stage.name] = path
+    return part.data[stage.name]
+
+
+# --------------------------------------------------------------------------- a part
 @dataclass
 class PartResult:
     """What one part produced: its summary numbers, figures, tables and notes for the report."""
@@ -113,9 +310,9 @@ class PartResult:
     key: str
     label: str
     summary: dict[str, Any]
-    figures: list[report.FigureEntry]
+    figures: list[FigureEntry]
     tables: dict[str, Path]
-    previews: dict[str, pd.DataFrame]
+    sections: list[ReportSection]
     notes: list[str] = field(default_factory=list)
 
 
@@ -127,280 +324,74 @@ def _load_model(name: str | None, config: StudyConfig) -> TrainedModel:
     return load_model(name, device=config.device, precision=config.precision)
 
 
-def _corpus(bars: int, config: StudyConfig, part_dir: Path) -> tuple[np.ndarray, pd.DataFrame, str]:
-    """Windows, their table and a description, from ``--midi`` or the embedded corpus."""
-    if config.midi:
-        from musicneurons.data.corpus import extract_corpus, read_windows
-
-        summary = extract_corpus(
-            config.midi, bars, part_dir / "extract", mode="all", progress=config.progress
-        )
-        windows, frame = read_windows(summary.windows_path)
-        return (
-            windows,
-            frame,
-            f"{summary.n_windows:,} windows from {summary.n_files:,} MIDI files in {config.midi}",
-        )
-    from musicneurons.data.defaults import default_corpus, default_windows
-
-    windows = default_windows(bars=bars)
-    return windows, default_corpus(bars=bars), f"the embedded {bars}-bar corpus ({len(windows):,} windows)"
-
-
-def run_part(model: TrainedModel, bars: int, model_name: str, config: StudyConfig, out: Path) -> PartResult:
-    """Every stage, figure and summary number of one model on its corpus."""
-    key_name = f"{bars}bar"
-    label = f"{bars}-bar"
-    part = out / key_name
-    part.mkdir(parents=True, exist_ok=True)
-    ow, prog, seed = config.overwrite, config.progress, config.seed
-    notes: list[str] = []
-    keys: dict[str, str] = {}
-    data: dict[str, Any] = {}
-
-    def stage(name: str, filename: str, params: dict[str, Any], inputs: list[str], compute: Any) -> Any:
-        keys[name] = stage_key(name, params, {i: keys[i] for i in inputs})
-        data[name] = cached(
-            part / filename, keys[name], compute, stage=f"{key_name}/{name}", params=params, overwrite=ow
-        )
-        return data[name]
-
-    model_key = st.model_fingerprint(model)
-    windows_all, frame, corpus_text = _corpus(bars, config, part)
-    if windows_all.shape[1] != model.config.max_seq_len:
-        msg = (
-            f"the corpus has {windows_all.shape[1]}-step windows but the model expects "
-            f"{model.config.max_seq_len} ({model_name})"
-        )
-        raise StudyError(msg)
-    qpm_all = frame["qpm"].to_numpy(dtype=np.float64) if "qpm" in frame else np.full(len(frame), 120.0)
-    content = st.windows_fingerprint(windows_all, qpm_all)
-    table = stage(
-        "windows",
-        "windows.parquet",
-        {"content": content, "max_windows": config.max_windows, "seed": seed},
-        [],
-        lambda: st.select_windows(
-            windows_all, frame, max_windows=config.max_windows, rng=stage_rng(seed, "windows")
-        ),
-    )
-    windows = st.window_array(table)
-    qpm = table["qpm"].to_numpy(dtype=np.float64)
-    n = len(windows)
-    if n < 2:
-        msg = f"{label}: only {n} window(s) in {corpus_text}; the study needs at least 2"
-        raise StudyError(msg)
-    run = {"model": model_key, "device": str(model.device.type), "precision": config.precision}
-    lat = stage(
-        "latents",
-        "latents.npz",
-        run,
-        ["windows"],
-        lambda: st.encode_latents(
-            model, windows, rng=stage_rng(seed, "latents"), progress=prog, desc=f"{label}: encode corpus"
-        ),
-    )
-    feats = stage(
-        "features",
-        "features.parquet",
-        {"convention": "music21"},
-        ["windows"],
-        lambda: st.features_table(windows, qpm, table["window_id"].to_numpy()),
-    )
-    mu_random = None
-    n_random = 0
-    if bars == 2 and config.n_random > 0:
-        n_random = min(config.n_random, n)
-        if n_random < config.n_random:
-            notes.append(
-                f"{label}: {n_random:,} random note sequences instead of the {config.n_random:,} asked "
-                f"for, as many as there are real windows, so both sets weigh the same."
-            )
-        rnd = stage(
-            "random",
-            "random.npz",
-            {"n": n_random, "seed": seed},
-            [],
-            lambda: st.random_windows(n_random, stage_rng(seed, "random")),
-        )
-        rlat = stage(
-            "random_latents",
-            "random_latents.npz",
-            run,
-            ["random"],
-            lambda: st.encode_latents(
-                model,
-                rnd["windows"],
-                rng=stage_rng(seed, "random_latents"),
-                progress=prog,
-                desc=f"{label}: encode random",
-            ),
-        )
-        mu_random = rlat["mu"]
-        stage(
-            "random_features",
-            "random_features.parquet",
-            {"convention": "music21"},
-            ["random"],
-            lambda: st.features_table(rnd["windows"], rnd["qpm"], np.arange(n_random)),
-        )
-    elif bars != 2:
-        notes.append(
-            f"{label}: no random note sequences; the paper's generator (§5.1) defines 2-bar ones only."
-        )
-    ex_window = st.twinkle(windows.shape[1])
-    stage(
-        "example",
-        "example.npz",
-        {**run, "seed": seed, "window": ex_window.tolist()},
-        [],
-        lambda: st.example_encoding(model, ex_window, stage_rng(seed, "example")),
-    )
-    neurons = stage(
-        "neurons",
-        "neurons.parquet",
-        {"sigma_threshold": config.sigma_threshold},
-        ["latents", *(["random_latents"] if mu_random is not None else [])],
-        lambda: st.neurons_table(lat["mu"], lat["sigma"], mu_random, sigma_threshold=config.sigma_threshold),
-    )
-    n_music = int(neurons["is_music"].sum())
-    z_size = len(neurons)
-    n_corr = min(config.n_corr_dims, z_size)
-    stage(
-        "latent_corr",
-        "latent_corr.npz",
-        {"n_dims": n_corr},
-        ["latents", "neurons"],
-        lambda: st.latent_correlations(lat["mu"], neurons, n_corr),
-    )
-    stage("feature_corr", "feature_corr.parquet", {}, ["features"], lambda: st.feature_correlations(feats))
-    n_phik = min(z_size, max(config.n_phik_neurons, min(n_music, 128)))
-    phik = stage(
-        "phik",
-        "phik.parquet",
-        {"n_neurons": n_phik},
-        ["features", "latents", "neurons"],
-        lambda: st.phik_table(feats, lat["mu"], neurons, n_phik),
-    )
-    roles = {
-        r: report.neuron_role(phik, neurons, g) for r, g in (("pitch_neuron", "P"), ("rhythm_neuron", "R"))
-    }
-    requests = []
-    for target, source in (
-        ("rhythm_neuron", "rhythm_neuron"),
-        ("rhythm_neuron", "pitch_neuron"),
-        ("pitch_neuron", "pitch_neuron"),
-    ):
-        if roles[target] and roles[source]:
-            requests += [
-                (roles[target]["rank"], roles[target]["dim"], f["feature"])
-                for f in roles[source]["top_features"][:6]
-            ]
-    stage(
-        "loess",
-        "loess.parquet",
-        {"requests": requests},
-        ["features", "latents"],
-        lambda: st.loess_curves(feats, lat["mu"], requests),
-    )
-    stage(
-        "counts",
-        "counts.parquet",
-        {"threshold": config.activation_threshold},
-        ["latents", "neurons", *(["random_latents"] if mu_random is not None else [])],
-        lambda: st.counts_table(
-            lat["mu"], table["window_id"].to_numpy(), mu_random, neurons, config.activation_threshold
-        ),
-    )
-    stage(
-        "attributes",
-        "attributes.parquet",
-        {"method": "pearson"},
-        ["features", "latents", "neurons"],
-        lambda: st.attributes_table(feats, lat["mu"], neurons),
-    )
-    if config.ablation_steps > 0:
-        n_ab = max(1, min(n, config.ablation_steps // windows.shape[1]))
-        ks = sorted({k for k in ABLATION_KS if k <= z_size} | {z_size, n_music})
-        stage(
-            "ablation",
-            "ablation.parquet",
-            {**run, "n_windows": n_ab, "ks": ks, "seed": seed},
-            ["windows", "latents", "neurons"],
-            lambda: st.ablation_table(
-                model,
-                windows,
-                lat["mu"],
-                neurons,
-                ks=ks,
-                n_windows=n_ab,
-                rng=stage_rng(seed, "ablation"),
-                progress=prog,
-                desc=f"{label}: ablation",
-            ),
-        )
-
-    info = {
-        "label": label,
-        "model": model_name,
-        "model_fingerprint": model_key,
-        "model_config": model.config.to_dict(),
-        "corpus": corpus_text,
-        "n_windows": n,
-        "n_random": n_random,
-        "n_random_requested": config.n_random if bars == 2 else 0,
-        "sigma_threshold": float(neurons["sigma_threshold"].iloc[0]),
-    }
-    tables = {
-        name: data[name]
-        for name in ("neurons", "phik", "counts", "attributes", "ablation", "features", "random_features")
-        if name in data
-    }
-    summary = report.summarize_part(tables, info=info, threshold=config.activation_threshold)
-    plans = plan_part(
-        label=label,
-        data=data,
-        keys=keys,
-        summary=summary,
-        n_corr_dims=n_corr,
-        threshold=config.activation_threshold,
-        summary_panel=bars != 2,
-        rng=stage_rng(seed, "figures"),
-    )
-    figures = render(plans, part / "figures", overwrite=ow)
-    table_files = {
-        name: part / fn
-        for name, fn in (
-            ("windows", "windows.parquet"),
-            ("features", "features.parquet"),
-            ("neurons", "neurons.parquet"),
-            ("random windows' features", "random_features.parquet"),
-            ("phik", "phik.parquet"),
-            ("feature correlations", "feature_corr.parquet"),
-            ("counts", "counts.parquet"),
-            ("attributes", "attributes.parquet"),
-            ("ablation", "ablation.parquet"),
-            ("LOESS curves", "loess.parquet"),
-        )
-        if (part / fn).exists()
-    }
-    preview = neurons.head(max(10, min(n_music, 40)))[
-        [
-            c
-            for c in ("rank", "dim", "mean_sigma", "mean_mu", "var_mu", "is_music", "ks_random")
-            if c in neurons
+def _part_notes(part: Part) -> list[str]:
+    if not part.has_random and part.bars != 2:
+        return [
+            f"{part.label}: no random note sequences; the paper's generator (§5.1) defines 2-bar ones only."
         ]
-    ]
-    return PartResult(
-        key_name, label, summary, figures, table_files, {f"{key_name}/first neurons": preview}, notes
+    if part.has_random and part.n_random < part.config.n_random:
+        text = (
+            f"{part.label}: {part.n_random:,} random note sequences instead of the {part.config.n_random:,} "
+            "asked for, as many as there are real windows, so both sets weigh the same."
+        )
+        return [text]
+    return []
+
+
+def run_part(
+    model: TrainedModel,
+    bars: int,
+    model_name: str,
+    config: StudyConfig,
+    out: Path,
+    renderer: FigureRenderer | None = None,
+) -> PartResult:
+    """Every stage, summary number and figure of one model on its corpus.
+
+    With a ``renderer`` the figures are handed to it (drawn while the study goes on: wait for it before
+    reading them); without one they are drawn here, before returning.
+    """
+    part = open_part(model, bars, model_name, config, out)
+    for stage in STAGES:
+        if stage.when(part):
+            run_stage(part, stage)
+            if stage.name == "windows":
+                part.notes += _part_notes(part)
+    tables = {name: part.data[name] for name in SUMMARY_TABLES if name in part.data}
+    summary = summarize_part(tables, info=part.info(), threshold=config.activation_threshold)
+    settings = FigureSettings(
+        label=part.label,
+        seed=config.seed,
+        threshold=config.activation_threshold,
+        n_corr_dims=part.n_corr_dims,
+        summary_panel=bars != 2,
     )
+    own = renderer or FigureRenderer(workers=0, svg=config.svg, overwrite=config.overwrite)
+    figures = own.submit(part.folder / "figures", part.data, part.files, part.keys, summary, settings)
+    if renderer is None:
+        own.wait()
+    table_files = {name: part.files[stage] for name, stage in REPORT_TABLES.items() if stage in part.files}
+    sections = [section for make in REPORT_SECTIONS if (section := make(part, summary)) is not None]
+    return PartResult(part.key, part.label, summary, figures, table_files, sections, part.notes)
 
 
+# --------------------------------------------------------------------------- the study
 def _parts(config: StudyConfig) -> list[tuple[int, str | None]]:
     """(bars, model name or path) per part."""
     if config.model is None:
         return [(b, DEFAULT_MODELS[b]) for b in config.bars]
     return [(0, config.model)]  # bars read from the model once loaded
+
+
+def _check_bars(config: StudyConfig, name: str | None, bars: int, model: TrainedModel) -> int:
+    model_bars = model.config.max_seq_len // 16
+    if bars and bars != model_bars:
+        msg = f"model {name} has {model.config.max_seq_len}-step windows ({model_bars} bars), not {bars} bars"
+        raise StudyError(msg)
+    if config.model is not None and config.bars and model_bars not in config.bars:
+        msg = f"--bars {','.join(map(str, config.bars))} does not match the model ({model_bars} bars)"
+        raise StudyError(msg)
+    return model_bars
 
 
 def run_study(config: StudyConfig, out: str | Path) -> dict[str, Any]:
@@ -409,53 +400,51 @@ def run_study(config: StudyConfig, out: str | Path) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     results: list[PartResult] = []
-    for bars, name in _parts(config):
-        t0 = time.perf_counter()
-        model = _load_model(name, config)
-        model_bars = model.config.max_seq_len // 16
-        if bars and bars != model_bars:
-            msg = f"model {name} has {model.config.max_seq_len}-step windows ({model_bars} bars), not {bars} bars"
-            raise StudyError(msg)
-        if config.model is not None and config.bars and model_bars not in config.bars:
-            msg = f"--bars {','.join(map(str, config.bars))} does not match the model ({model_bars} bars)"
-            raise StudyError(msg)
-        log.info("%d-bar part: model %s on %s", model_bars, name or DEFAULT_MODELS[2], model.device)
-        result = run_part(model, model_bars, str(name), config, out)
-        result.summary["seconds_this_run"] = round(time.perf_counter() - t0, 1)
-        results.append(result)
-        del model
-    summary = {
-        "title": "musicneurons study",
-        "versions": versions(),
-        "config": asdict(config),
-        "notes": [n for r in results for n in r.notes],
-        "parts": {r.key: r.summary for r in results},
-    }
-    write_json(out / "summary.json", summary)
-    metadata = {
-        "config": asdict(config),
-        "versions": versions(),
-        "seconds_this_run": round(time.perf_counter() - started, 1),
-        "stages": _stage_timings(out, [r.key for r in results]),
-        "command": _command_line(config, out),
-    }
-    write_json(out / "run.json", metadata)
-    report.write_report(
-        out / "report" / "index.html",
-        title="musicneurons study: music neurons and noise neurons",
-        summary=summary,
-        parts=[(r.key, r.label) for r in results],
-        figures={r.key: r.figures for r in results},
-        tables={r.key: r.tables for r in results},
-        previews={k: v for r in results for k, v in r.previews.items()},
-        notes=summary["notes"],
-        metadata=metadata,
-    )
-    figures = {r.key: r.figures for r in results}
-    save_figure(
-        report.preview_figure(summary, [(r.key, r.label) for r in results], figures),
-        out / "report" / "preview",
-    )
+    with FigureRenderer(
+        workers=config.figure_workers, svg=config.svg, overwrite=config.overwrite
+    ) as renderer:
+        for bars, name in _parts(config):
+            t0 = time.perf_counter()
+            model = _load_model(name, config)
+            model_bars = _check_bars(config, name, bars, model)
+            log.info("%d-bar part: model %s on %s", model_bars, name or DEFAULT_MODELS[2], model.device)
+            result = run_part(model, model_bars, str(name), config, out, renderer)
+            result.summary["seconds_this_run"] = round(time.perf_counter() - t0, 1)
+            results.append(result)
+            del model
+        summary = {
+            "title": "musicneurons study",
+            "versions": versions(),
+            "config": asdict(config),
+            "notes": [n for r in results for n in r.notes],
+            "parts": {r.key: r.summary for r in results},
+        }
+        write_json(out / "summary.json", summary)
+        renderer.wait()
+        sentences = [s for r in results for s in headline_sentences(r.summary, r.label)][:PREVIEW_SENTENCES]
+        renderer.submit_preview(
+            out / "report" / "preview", sentences, [(r.label, r.figures) for r in results]
+        )
+        metadata = {
+            "config": asdict(config),
+            "versions": versions(),
+            "seconds_this_run": round(time.perf_counter() - started, 1),
+            "stages": _stage_timings(out, [r.key for r in results]),
+            "command": _command_line(config, out),
+        }
+        write_json(out / "run.json", metadata)
+        write_report(
+            out / "report" / "index.html",
+            title="musicneurons study: music neurons and noise neurons",
+            summary=summary,
+            parts=[(r.key, r.label) for r in results],
+            figures={r.key: r.figures for r in results},
+            tables={r.key: r.tables for r in results},
+            sections={r.key: r.sections for r in results},
+            notes=summary["notes"],
+            metadata=metadata,
+        )
+        renderer.wait()
     log.info("study finished in %.1f s: %s", time.perf_counter() - started, out / "report" / "index.html")
     return summary
 
@@ -471,22 +460,28 @@ def _stage_timings(out: Path, parts: list[str]) -> dict[str, dict[str, Any]]:
     return timings
 
 
+#: StudyConfig fields that the command line sets, and their flags (for run.json's "command").
+COMMAND_FLAGS = {
+    "model": "--model",
+    "midi": "--midi",
+    "n_random": "--n-random",
+    "seed": "--seed",
+    "device": "--device",
+    "precision": "--precision",
+    "max_windows": "--max-windows",
+}
+
+
 def _command_line(config: StudyConfig, out: Path) -> str:
     """The `musicneurons study` command that reproduces this run."""
     default = StudyConfig()
     args = ["musicneurons", "study", "--out", str(out)]
-    for name, flag in (
-        ("model", "--model"),
-        ("midi", "--midi"),
-        ("n_random", "--n-random"),
-        ("seed", "--seed"),
-        ("device", "--device"),
-        ("precision", "--precision"),
-        ("max_windows", "--max-windows"),
-    ):
+    for name, flag in COMMAND_FLAGS.items():
         value = getattr(config, name)
         if value != getattr(default, name):
             args += [flag, str(value)]
     if config.bars != default.bars and config.model is None:
-        args += ["--bars", ",".join(map(str, config.bars))]
+        args += ["--bars", *map(str, config.bars)]
+    if config.svg:
+        args.append("--svg")
     return " ".join(args)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from musicneurons.constants import FIRST_PITCH_CLASS, MIN_PITCH, STEPS_PER_QUARTER
+from musicneurons.constants import DEFAULT_QPM, FIRST_PITCH_CLASS, MIN_PITCH, STEPS_PER_QUARTER
 
 if TYPE_CHECKING:
     from musicneurons.model.inference import TrainedModel
@@ -42,7 +42,7 @@ _TWINKLE_LINES = (  # the tune in 4/4 quarter notes, one 2-bar line each
     (("F4", 1), ("F4", 1), ("E4", 1), ("E4", 1), ("D4", 1), ("D4", 1), ("C4", 2)),
     (("G4", 1), ("G4", 1), ("F4", 1), ("F4", 1), ("E4", 1), ("E4", 1), ("D4", 2)),
 )
-#: "Twinkle, twinkle, little star", first two bars (C4 C4 G4 G4 | A4 A4 G4-, quarter notes): the paper's Fig. 2.
+#: "Twinkle, twinkle, little star", first two bars (C4 C4 G4 G4 | A4 A4 G4-, quarter notes): paper Fig. 2.
 TWINKLE_2BAR = _melody(_TWINKLE_LINES[0])
 #: The whole tune (12 bars: lines 1 2 3 3 1 2) followed by its first 4 bars again, to fill 16 bars.
 TWINKLE_16BAR = np.concatenate([_melody(_TWINKLE_LINES[i]) for i in (0, 1, 2, 2, 0, 1, 0, 1)])
@@ -59,7 +59,7 @@ def twinkle(n_steps: int) -> np.ndarray:
 
 # --------------------------------------------------------------------------- fingerprints
 def model_fingerprint(model: TrainedModel) -> str:
-    """Hash of a model's config and every weight: the same weights give the same key wherever they came from."""
+    """Hash of a model's config and every weight: same weights, same key, whatever their source."""
     h = hashlib.sha256(json.dumps(model.config.to_dict(), sort_keys=True).encode())
     for name, tensor in sorted(model.module.state_dict().items()):
         h.update(name.encode())
@@ -79,7 +79,7 @@ def windows_fingerprint(windows: np.ndarray, qpm: np.ndarray) -> str:
 def select_windows(
     windows: np.ndarray, frame: pd.DataFrame, *, max_windows: int | None, rng: np.random.Generator
 ) -> pd.DataFrame:
-    """The study's window table: ``window_id``, ``source``, ``qpm``, provenance and ``window`` (list of classes).
+    """The study's window table: ``window_id``, ``source``, ``qpm``, provenance, ``window`` (list of classes).
 
     Keeps a random subset of ``max_windows`` rows (in corpus order) when the corpus is larger.
     """
@@ -90,7 +90,7 @@ def select_windows(
     if "window_id" not in frame:
         frame.insert(0, "window_id", np.arange(len(frame)))
     if "qpm" not in frame:
-        frame["qpm"] = 120.0
+        frame["qpm"] = DEFAULT_QPM
     if "source" not in frame:
         frame["source"] = ""
     keep = np.arange(len(frame))
@@ -116,7 +116,7 @@ def encode_latents(
     progress: bool = True,
     desc: str = "",
 ) -> dict[str, np.ndarray]:
-    """Posterior ``mu`` and ``sigma`` (float32, (n, z_size)) of every window, in chunks with a progress bar."""
+    """Posterior ``mu`` and ``sigma`` (float32, (n, z_size)) of every window, in chunks, with progress."""
     from tqdm.auto import tqdm
 
     n = len(windows)
@@ -131,7 +131,7 @@ def encode_latents(
 
 
 def features_table(windows: np.ndarray, qpm: np.ndarray, window_id: np.ndarray) -> pd.DataFrame:
-    """music21 jSymbolic features (and extras) per window at each window's own tempo, keyed by ``window_id``."""
+    """music21 jSymbolic features (and extras) per window at its own tempo, keyed by ``window_id``."""
     from musicneurons.features.registry import compute_features
 
     table = compute_features(windows, qpm=np.asarray(qpm, dtype=np.float64), convention="music21")
@@ -140,7 +140,7 @@ def features_table(windows: np.ndarray, qpm: np.ndarray, window_id: np.ndarray) 
 
 
 def random_windows(n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """The paper's random 2-bar note sequences (§5.1) with their own tempi: ``windows`` (n, 32), ``qpm`` (n,)."""
+    """The paper's random 2-bar note sequences (§5.1), own tempi: ``windows`` (n, 32), ``qpm`` (n,)."""
     from musicneurons.data.random_melodies import random_melodies
 
     windows, qpm = random_melodies(n, rng)
@@ -172,7 +172,7 @@ def example_encoding(
 def neurons_table(
     mu: np.ndarray, sigma: np.ndarray, mu_random: np.ndarray | None, *, sigma_threshold: float | None
 ) -> pd.DataFrame:
-    """One row per latent dimension in specificity order (see :mod:`musicneurons.study.report` for the columns)."""
+    """One row per latent dimension in specificity order (columns: :mod:`musicneurons.study.summary`)."""
     from musicneurons.analysis import neurons
 
     kwargs = {} if sigma_threshold is None else {"threshold": sigma_threshold}
@@ -252,7 +252,8 @@ def phik_table(features: pd.DataFrame, mu: np.ndarray, neurons: pd.DataFrame, n_
 def loess_curves(
     features: pd.DataFrame, mu: np.ndarray, requests: Sequence[tuple[int, int, str]]
 ) -> pd.DataFrame:
-    """LOESS curves for (neuron rank, latent dim, feature) requests: long table ``rank``, ``feature``, ``x``, ``y``."""
+    """LOESS curves for (neuron rank, latent dim, feature) requests: long table ``rank``, ``feature``, ``x``,
+    ``y``."""
     from musicneurons.analysis.local_regression import loess
 
     parts = []
