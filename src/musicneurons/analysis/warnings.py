@@ -87,8 +87,9 @@ def _few_windows(m: Mapping[str, Any]) -> str | None:
     if n is None or n >= MIN_WINDOWS_PHIK:
         return None
     return (
-        f"Only {n:,} windows (fewer than {MIN_WINDOWS_PHIK:,}): φ_K on 10 × 10 bins is biased upward with "
-        "few windows, so heatmaps look more correlated than they are and the pitch/rhythm roles are shaky."
+        f"Only {n:,} windows (fewer than {MIN_WINDOWS_PHIK:,}): φ_K on 10 × 10 bins from so few windows, "
+        "clustered in fewer pieces, is high by chance, so heatmaps look more correlated than they are and "
+        "the pitch/rhythm roles are shaky."
     )
 
 

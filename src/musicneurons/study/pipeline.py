@@ -32,7 +32,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from musicneurons.analysis.measures import merge_into
 from musicneurons.analysis.roles import neuron_role
+from musicneurons.study import comparison
 from musicneurons.study import stages as st
 from musicneurons.study.artifacts import cached, read_meta, stage_key, versions, write_json
 from musicneurons.study.config import DEFAULT_MODELS, StudyConfig, StudyError
@@ -245,6 +247,7 @@ STAGES: tuple[Stage, ...] = (
         _ablation,
         when=lambda p: p.config.ablation_steps > 0,
     ),
+    *(Stage(**row) for row in comparison.STAGE_ROWS),  # the paper side by side, bootstrap, decodes
 )
 
 #: Tables the summary reads (see musicneurons.study.summary), when their stage ran.
@@ -359,6 +362,7 @@ def run_part(
                 part.notes += _part_notes(part)
     tables = {name: part.data[name] for name in SUMMARY_TABLES if name in part.data}
     summary = summarize_part(tables, info=part.info(), threshold=config.activation_threshold)
+    merge_into(summary, comparison.additions(part))
     settings = FigureSettings(
         label=part.label,
         seed=config.seed,
@@ -412,6 +416,9 @@ def run_study(config: StudyConfig, out: str | Path) -> dict[str, Any]:
             result.summary["seconds_this_run"] = round(time.perf_counter() - t0, 1)
             results.append(result)
             del model
+        comparison.add_comparisons(
+            {r.key: r.summary for r in results}, comparison.manifests(out, [r.key for r in results])
+        )
         summary = {
             "title": "musicneurons study",
             "versions": versions(),
@@ -433,14 +440,15 @@ def run_study(config: StudyConfig, out: str | Path) -> dict[str, Any]:
             "command": _command_line(config, out),
         }
         write_json(out / "run.json", metadata)
+        parts = [(r.key, r.label) for r in results]
         write_report(
             out / "report" / "index.html",
             title="musicneurons study: music neurons and noise neurons",
             summary=summary,
-            parts=[(r.key, r.label) for r in results],
+            parts=parts,
             figures={r.key: r.figures for r in results},
             tables={r.key: r.tables for r in results},
-            sections={r.key: r.sections for r in results},
+            sections={"": comparison.report_sections(summary, parts), **{r.key: r.sections for r in results}},
             notes=summary["notes"],
             metadata=metadata,
         )
@@ -469,6 +477,7 @@ COMMAND_FLAGS = {
     "device": "--device",
     "precision": "--precision",
     "max_windows": "--max-windows",
+    "sigma_threshold": "--sigma-threshold",
 }
 
 
