@@ -107,3 +107,10 @@ def test_always_hold_accuracy():
     assert always_hold_accuracy([[2, 0, 0, 1], [3, 0, 5, 0]]) == pytest.approx(4 / 8)
     with pytest.raises(ValueError, match="no windows"):
         always_hold_accuracy([])
+
+
+def test_free_running_below_the_baseline_is_said_so():
+    (warning,) = study_warnings({**QUIET, "free_running_accuracy": 0.016, "hold_baseline_accuracy": 0.572})
+    assert warning["message"].startswith(
+        "Free-running accuracy 0.016 is below the always-hold baseline 0.572"
+    )

@@ -126,6 +126,11 @@ def _near_hold(m: Mapping[str, Any]) -> str | None:
     gain = (free - hold) / (1 - hold)
     if gain >= MIN_GAIN_OVER_HOLD:
         return None
+    if free < hold:
+        return (
+            f"Free-running accuracy {free:.3f} is below the always-hold baseline {hold:.3f} (predicting "
+            "“hold” at every step): the model's decodes say nothing about the melody."
+        )
     return (
         f"Free-running accuracy {free:.3f} is close to the always-hold baseline {hold:.3f} (predicting "
         f"“hold” at every step): the model fixes {gain:.0%} of that baseline's errors (warning below "
