@@ -94,3 +94,12 @@ def test_split_caption():
         "499 at 0.99."
     )
     assert "gives 37 (the same)." in captions.split_caption(37, 0.95, gap_n=37)
+
+
+def test_correlation_caption_with_more_music_neurons_than_the_matrix_shows():
+    corr = np.eye(3)
+    corr[0, 2] = corr[2, 0] = 0.6
+    text = captions.correlation_caption(corr, 114)
+    assert text.startswith(
+        "Between distinct neurons among the first 3 of the 114 music neurons |r| reaches 0.60"
+    )

@@ -52,18 +52,25 @@ def noise_mu_caption(mu_noise: object) -> str:
 
 def correlation_caption(corr: object, n_music: int) -> str:
     """Fig. 5: largest and median |r| between distinct music neurons (the first ``n_music`` of ``corr``)."""
-    c = np.asarray(corr, dtype=np.float64)[:n_music, :n_music]
-    if n_music < 2:
+    full = np.asarray(corr, dtype=np.float64)
+    shown = min(n_music, full.shape[0])  # the matrix may cover fewer dimensions than there are music neurons
+    c = full[:shown, :shown]
+    if shown < 2:
         return "Fewer than two music neurons: no correlation between them to show."
-    off = np.abs(c[~np.eye(n_music, dtype=bool)])
+    off = np.abs(c[~np.eye(shown, dtype=bool)])
     off = off[np.isfinite(off)]
     if off.size == 0:
         return "The music neurons' correlations are undefined (constant μ)."
     top, median = float(off.max()), float(np.median(off))
     strong = int((off >= paper.STRONG_R).sum() // 2)
     verdict = "agrees" if top < paper.STRONG_R else "differs"
+    among = (
+        "music neurons"
+        if shown == n_music
+        else f"neurons among the first {shown} of the {n_music} music neurons"
+    )
     return (
-        f"Between distinct music neurons |r| reaches {top:.2f} (median {median:.2f}; {strong} "
+        f"Between distinct {among} |r| reaches {top:.2f} (median {median:.2f}; {strong} "
         f"{'pair' if strong == 1 else 'pairs'} at "
         f"|r| ≥ {paper.STRONG_R:g}); the paper calls its 37 music neurons quite uncorrelated, and this run "
         f"{verdict}."
