@@ -46,7 +46,8 @@ def noise_mu_caption(mu_noise: object) -> str:
     verdict = "agrees" if near else "differs"
     return (
         f"{percentile_range(v, 'Noise-neuron μ')} over every window; the paper finds μ very close to 0 for "
-        f"every melody, and by |μ| ≤ {paper.MU_NEAR_ZERO:g} for 90% of the values this run {verdict}."
+        f"every melody; judged by |μ| ≤ {paper.MU_NEAR_ZERO:g} for the middle 90% of the values, this run "
+        f"{verdict}."
     )
 
 

@@ -169,7 +169,12 @@ def _split_facts(v: FigureView) -> dict[str, str]:
         gap_method=gap.get("method", "largest gap"),
         sensitivity={float(t): c for t, c in (n.get("threshold_sensitivity") or {}).items()},
     )
-    return {"noise_mu": C.noise_mu_caption(v.mu[:, v.n_music :]), "split": split}
+    return {"noise_mu": C.noise_mu_caption(v.mu[:, v.n_music :]), "split": split, "n_box": _n_box(v)}
+
+
+def _n_box(v: FigureView) -> int:
+    """Dimensions in Fig. 4: 100 as the paper, more when the cut lies beyond them (up to 20 past it)."""
+    return min(v.z_size, max(100, v.n_music + 20))
 
 
 # --------------------------------------------------------------------------- drawing functions
@@ -353,11 +358,11 @@ FIGURES: tuple[FigureSpec, ...] = (
     FigureSpec(
         "fig04_sigma_mu_boxplots",
         "Fig. 4 — σ and μ across the corpus",
-        "Boxplots of σ (top) and μ (bottom) over {n_windows:,} real windows for the 100 most specific "
-        "dimensions. The dashed line separates the {n_music} music neurons from the noise neurons. "
-        "{noise_mu} {split}",
+        "Boxplots of σ (top) and μ (bottom) over {n_windows:,} real windows for the {n_box} most specific "
+        "dimensions (100, or enough to show the cut). The dashed line separates the {n_music} music neurons "
+        "from the noise neurons. {noise_mu} {split}",
         ("latents", "neurons"),
-        lambda v: F.latent_boxplot_figure(v.mu, v.sigma, n_music=v.n_music),
+        lambda v: F.latent_boxplot_figure(v.mu, v.sigma, n_music=v.n_music, n_dims=_n_box(v)),
         facts=_split_facts,
     ),
     FigureSpec(
