@@ -8,6 +8,10 @@ and prints files/s, windows/s and the speed ratio, per config.
 
 Run:  .venv/bin/python bench/bench_extract.py [--jobs 2] [--repeat 3] [DIR]
 Magenta's own note_seq + converter path was measured here at ~215 files/s (1074 files, 2-bar, 5.0 s).
+
+Event-heavy files:  .venv/bin/python bench/bench_extract.py --event-heavy
+builds files with 5,000 / 20,000 / 80,000 tempo or time-signature changes (one note held across them,
+one piece per change) and times reading and extraction; the time per event must stay flat (linear).
 """
 
 from __future__ import annotations
@@ -25,11 +29,11 @@ import numpy as np
 
 from musicneurons.data.corpus import find_midi_files
 from musicneurons.data.melody import CONFIGS, extract_windows
-from musicneurons.data.midi import MidiReadError, MidiScore
+from musicneurons.data.midi import MidiReadError, MidiScore, read_midi
 
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "shared" / "corpora"
 MAGENTA_FILES_PER_S = 215.0  # note_seq + OneHotMelodyConverter over these 1,074 files (2-bar), measured here
-TARGET_S = 0.5  # issue 3: >= 10x Magenta's path on 2 cores, i.e. the 1,074 files in <= 0.5 s per config
+TARGET_S = 0.5  # the goal: >= 10x Magenta's path on 2 cores, i.e. the 1,074 files in <= 0.5 s per config
 
 
 def score_via_pretty_midi(data: bytes) -> MidiScore:
@@ -126,12 +130,45 @@ def run(function, files: list[str], config: str, jobs: int) -> tuple[float, floa
     return seconds, _cpu_seconds() - cpu, {path: (digest, n) for path, digest, n in results}
 
 
+def event_heavy_file(n_events: int, kind: str) -> bytes:
+    """One track: a note held across ``n_events`` tempo (or time-signature) changes one tick apart."""
+    changes = {
+        "tempo": (b"\xff\x51\x03\x07\xa1\x20", b"\xff\x51\x03\x06\x1a\x80"),  # 500,000 / 400,000 us
+        "time signature": (b"\xff\x58\x04\x04\x02\x18\x08", b"\xff\x58\x04\x03\x02\x18\x08"),  # 4/4, 3/4
+    }[kind]
+    body = bytearray(b"\x00\x90\x3c\x5a")
+    for i in range(n_events):
+        body += b"\x01" + changes[i % 2]
+    body += b"\x01\x80\x3c\x00\x00\xff\x2f\x00"
+    head = b"MThd" + (6).to_bytes(4, "big") + b"\x00\x00\x00\x01\x00\x60"
+    return head + b"MTrk" + len(body).to_bytes(4, "big") + bytes(body)
+
+
+def bench_event_heavy(sizes: tuple[int, ...] = (5_000, 20_000, 80_000)) -> None:
+    """Seconds to read and extract files of many tempo / time-signature changes (must grow linearly)."""
+    print(f"event-heavy files; load average {os.getloadavg()[0]:.1f}")
+    print(f"{'kind':<16}{'events':>8}{'read s':>9}{'extract s':>11}{'us/event':>10}")
+    for kind in ("tempo", "time signature"):
+        for n in sizes:
+            data = event_heavy_file(n, kind)
+            started = time.perf_counter()
+            score = read_midi(data)
+            read_s = time.perf_counter() - started
+            extract_windows(score, CONFIGS["cat-mel_2bar_big"])
+            extract_s = time.perf_counter() - started - read_s
+            print(f"{kind:<16}{n:>8}{read_s:>9.3f}{extract_s:>11.3f}{(read_s + extract_s) / n * 1e6:>10.1f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("dir", nargs="?", default=str(DEFAULT_DIR))
     parser.add_argument("--jobs", type=int, default=len(os.sched_getaffinity(0)))
     parser.add_argument("--repeat", type=int, default=3, help="best of this many runs of our path")
+    parser.add_argument("--event-heavy", action="store_true", help="time files of many tempo/meter changes")
     args = parser.parse_args()
+    if args.event_heavy:
+        bench_event_heavy()
+        return
     root = Path(args.dir)
     files = [str(root / rel) for rel in find_midi_files(root)]
     load = os.getloadavg()[0]

@@ -52,7 +52,7 @@ def corpus(tmp_path, corpora_dir):
     head = b"MThd" + (6).to_bytes(4, "big") + b"\x00\x00\x00\x01\x01\xe0"
     drums = b"\x00\x99\x24\x64\x83\x60\x89\x24\x00\x00\xff\x2f\x00"  # one kick on channel 10
     (bad / "drums.mid").write_bytes(head + b"MTrk" + len(drums).to_bytes(4, "big") + drums)
-    huge = b"\x00\x90\x3c\x5a\x85\x80\x80\x80\x00\x80\x3c\x00\x00\xff\x2f\x00"  # note-off at tick 1.3e9
+    huge = b"\x00\x90\x3c\x5a\x85\x80\x80\x00\x80\x3c\x00\x00\xff\x2f\x00"  # note-off at tick 10,485,760
     (bad / "huge.mid").write_bytes(head + b"MTrk" + len(huge).to_bytes(4, "big") + huge)
     (root / "notes.txt").write_text("ignored: not a MIDI suffix")
     return root
@@ -66,7 +66,7 @@ def test_find_midi_files(corpus):
 
 
 @pytest.mark.parametrize("jobs", [1, 2])
-def test_outputs_match_magenta_and_record_every_skip(corpus, tmp_path, fixtures, jobs):
+def test_windows_equal_magentas_for_every_file(corpus, tmp_path, fixtures, jobs):
     out = tmp_path / f"out{jobs}"
     summary = extract_corpus(corpus, bars=2, out=out, jobs=jobs, chunk_size=3)
     assert summary.n_files == len(GOOD) + len(BAD)
@@ -78,6 +78,12 @@ def test_outputs_match_magenta_and_record_every_skip(corpus, tmp_path, fixtures,
     for rel in GOOD:
         mine = windows[(meta["source"] == rel).to_numpy()]
         assert sorted(mine.tolist()) == expected(fixtures, rel, "cat-mel_2bar_big")["windows"], rel
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_the_manifest_records_every_file_and_why_it_gave_nothing(corpus, tmp_path, fixtures, jobs):
+    out = tmp_path / f"out{jobs}"
+    extract_corpus(corpus, bars=2, out=out, jobs=jobs, chunk_size=3)
     manifest = pd.read_parquet(out / "manifest.parquet").set_index("source")
     assert list(manifest.columns[:3]) == ["status", "reason", "n_windows"]
     assert manifest.loc[GOOD, "n_windows"].tolist() == [
@@ -147,14 +153,17 @@ def test_cli_extract(corpus, tmp_path, capsys):
 
 
 def test_missing_folder_is_refused(tmp_path):
-    with pytest.raises(NotADirectoryError):
+    with pytest.raises(FileNotFoundError, match="no such folder"):
         extract_corpus(tmp_path / "nope", bars=2, out=tmp_path / "out")
+    (tmp_path / "file.mid").write_bytes(b"")
+    with pytest.raises(NotADirectoryError, match="not a folder"):
+        extract_corpus(tmp_path / "file.mid", bars=2, out=tmp_path / "out")
     with pytest.raises(ValueError, match="bars"):
         extract_corpus(tmp_path, bars=4, out=tmp_path / "out")
 
 
 def test_an_unexpected_failure_is_recorded_and_the_run_goes_on(corpus, tmp_path, monkeypatch):
-    import musicneurons.data.corpus as corpus_module
+    import musicneurons.data.corpus_files as corpus_module
 
     real = corpus_module.extract_windows
 

@@ -342,7 +342,7 @@ def test_docs_crosswalk_matches_the_table() -> None:
         (np.zeros(32, dtype=np.int8), 120.0, "music21", "2-D"),
         (np.full((2, 32), 90), 120.0, "music21", "class index 90 at window 0, step 0"),
         (np.zeros((2, 32), dtype=np.int8), [120.0], "music21", r"shape \(2,\)"),
-        (np.zeros((2, 32), dtype=np.int8), [120.0, 0.0], "music21", "qpm 0.0 at window 1"),
+        (np.zeros((2, 32), dtype=np.int8), [120.0, 0.0], "music21", "qpm: 0.0 at window 1"),
         (np.zeros((2, 32), dtype=np.int8), 120.0, "jsymbolic2", "convention"),
     ],
 )

@@ -13,6 +13,7 @@ import pretty_midi
 import pytest
 
 from musicneurons.data import midi
+from musicneurons.data import midi_bytes as byte_parser
 from musicneurons.data.midi import MidiReadError, read_midi, write_midi
 
 # read_midi runs the compiled byte loop and falls back to the Python one; both must equal the references
@@ -27,7 +28,9 @@ def read(request):
 
 
 def test_compiled_reader_is_built():
-    assert midi._midi_events is not None, "the C extension is missing: run scripts/setup.sh (needs gcc)"
+    assert byte_parser._midi_events is not None, (
+        "the C extension is missing: run scripts/setup.sh (needs gcc)"
+    )
 
 
 def test_equals_note_seq_on_fixture_files(magenta_fixtures, read):
@@ -224,7 +227,8 @@ def bad_files(corpora_dir) -> dict[str, bytes]:
         "zero tracks": raw_file(),
         "empty track": raw_file(b""),
         "missing track": raw_file(NOTE + END, n_tracks=2),
-        "huge tick": raw_file(b"\x00\x90\x3c\x5a" + b"\x85\x80\x80\x80\x00\x80\x3c\x00" + END),
+        # note-off 10,485,760 ticks after the note-on (a 4-byte delta time): over pretty_midi's 10**7
+        "huge tick": raw_file(b"\x00\x90\x3c\x5a" + b"\x85\x80\x80\x00\x80\x3c\x00" + END),
         "data byte above 127": raw_file(b"\x00\x90\xbc\x5a" + END),
         "undefined status byte": raw_file(b"\x00\xf4\x3c\x5a" + END),
         "running status first": raw_file(b"\x00\x3c\x5a" + END),
@@ -368,14 +372,14 @@ def test_compiled_equals_python_byte_loop_on_corpora(corpora_dir):
 
 def test_compiled_equals_python_byte_loop_on_random_and_broken_files(corpora_dir, monkeypatch):
     accepted = []
-    parse = midi._midi_events.parse_tracks
+    parse = byte_parser._midi_events.parse_tracks
 
     def counting(*args):
         result = parse(*args)
         accepted.append(result is not None)
         return result
 
-    monkeypatch.setattr(midi._midi_events, "parse_tracks", counting)
+    monkeypatch.setattr(byte_parser._midi_events, "parse_tracks", counting)
     rng = np.random.default_rng(7)
     real = [p.read_bytes() for p in sorted(corpora_dir.rglob("*.mid"))[::10]]
     outcomes = []
@@ -390,3 +394,25 @@ def test_compiled_equals_python_byte_loop_on_random_and_broken_files(corpora_dir
     assert sum(accepted) > 600
     assert len(accepted) - sum(accepted) > 300
     assert 300 < sum(outcomes) < 2700
+
+
+@pytest.mark.parametrize("n_bytes", [1, 2, 3, 4, 5, 6])
+@pytest.mark.parametrize("where", ["delta time", "meta length", "sysex length"])
+def test_compiled_equals_python_on_varints_of_every_length(n_bytes, where):
+    """Up to 4 bytes read alike, more refused alike (the MIDI limit), wherever the number stands."""
+    varint = b"\x80" * (n_bytes - 1) + b"\x02"  # the value 2, zero-padded to n_bytes
+    body = {
+        "delta time": b"\x00\x90\x3c\x5a" + varint + b"\x80\x3c\x00",
+        "meta length": b"\x00\xff\x01" + varint + b"hi" + NOTE,
+        "sysex length": b"\x00\xf0" + varint + b"\x01\xf7" + NOTE,
+    }[where]
+    data = raw_file(body + END)
+    compiled, python = _outcome(data, True), _outcome(data, False)
+    assert compiled == python
+    if n_bytes <= 4:
+        assert compiled[0] == 480  # read: ticks per quarter of raw_file
+    else:
+        assert compiled == (
+            "error",
+            "a variable-length number in track 0 is longer than 4 bytes (the MIDI limit)",
+        )

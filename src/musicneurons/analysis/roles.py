@@ -57,7 +57,7 @@ def neuron_role(
     scores = group_scores(phik)[group].dropna()
     if scores.empty:
         return {}
-    rank = int(scores.idxmax())
+    rank = int(scores.index.to_numpy()[scores.to_numpy().argmax()])  # the first maximum, as idxmax
     rows = phik[(phik["rank"] == rank) & (phik["group"] == group)].dropna(subset=["phik"])
     rows = rows.sort_values("phik", ascending=False).head(top_features)
     dim = int(neurons.loc[neurons["rank"] == rank, "dim"].iloc[0])

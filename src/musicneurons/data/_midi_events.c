@@ -1,4 +1,4 @@
-/* Compiled fast path of musicneurons.data.midi: the byte loop of midi._read_track, in C.
+/* Compiled fast path of musicneurons.data.midi_bytes: the byte loop of midi_bytes._read_track, in C.
  *
  * parse_tracks(data, bodies) walks the MTrk bodies data[start:end] exactly as the Python byte loop
  * does (running status, pretty_midi's note pairing and instrument numbering, mido's unknown-meta
@@ -11,7 +11,7 @@
  *
  * It returns None whenever the file leaves the well-formed path (an event running past its chunk,
  * a data byte above 127, running status after a meta/sysex/system byte or at a track start, system
- * messages, meta or sysex lengths over 10^6, varints over 8 bytes): the Python byte loop then gives
+ * messages, meta or sysex lengths over 10^6, varints over 4 bytes): the Python byte loop then gives
  * the exact result or error. Every read is bounds-checked against the chunk end.
  */
 #define PY_SSIZE_T_CLEAN
@@ -20,6 +20,7 @@
 #include <string.h>
 
 #define MAX_MESSAGE_LENGTH 1000000
+#define MAX_VARINT_BYTES 4 /* midi_bytes.MAX_VARINT_BYTES */
 #define N_KEYS 2048 /* channel << 7 | pitch */
 
 typedef struct {
@@ -83,10 +84,10 @@ static int32_t instrument_of(Instruments *inst, int32_t program, int32_t channel
     return (int32_t)inst->n++;
 }
 
-/* Read a varint at *pos (before end); -1 when it runs past end or over 8 bytes. */
+/* Read a varint at *pos (before end); -1 when it runs past end or over 4 bytes (the MIDI limit). */
 static int64_t read_varint(const unsigned char *b, Py_ssize_t *pos, Py_ssize_t end) {
     int64_t value = 0;
-    for (int i = 0; i < 8; i++) {
+    for (int i = 0; i < MAX_VARINT_BYTES; i++) {
         if (*pos >= end) return -1;
         unsigned char byte = b[(*pos)++];
         value = (value << 7) | (byte & 0x7F);
@@ -287,6 +288,6 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_midi_events",
-                                    "Compiled fast path of musicneurons.data.midi's byte loop.", -1, methods, NULL, NULL, NULL, NULL};
+                                    "Compiled fast path of musicneurons.data.midi_bytes' byte loop.", -1, methods, NULL, NULL, NULL, NULL};
 
 PyMODINIT_FUNC PyInit__midi_events(void) { return PyModule_Create(&module); }

@@ -8,24 +8,24 @@ writes
   to ``dir``, ``/``-separated), ``window`` (list of 90-class indices, int8), ``qpm`` (tempo of the piece
   the window comes from), and provenance ``window_index`` (order within the file), ``piece``,
   ``piece_start`` (seconds), ``instrument``, ``program``, ``melody_start``, ``window_start`` (steps
-  from the piece start);
+  from the piece start); the schema metadata ``window_steps`` gives the window length;
 * ``OUT/manifest.parquet``: one row per file: ``source``, ``status`` (``ok``, ``no_windows``,
   ``unreadable``, ``error``), ``reason`` (empty for ``ok``, otherwise why the file gave nothing),
   ``n_windows``, ``n_notes``, ``bytes``;
 * ``OUT/extract.json``: the settings and counts of the run.
 
-Finished work is cached under ``OUT/.cache/<config>-<mode>/`` in shards of a few hundred files, each
-written to a temporary name and renamed; a file is reused while its path, size and modification time
-are unchanged, so an interrupted or repeated run only processes what is new. The final
-``windows.parquet`` is streamed from the shards one at a time, so memory stays at one shard's windows
-however large the corpus (all of Lakh in 16-bar ``all`` mode included).
+Finished work is cached under ``OUT/.cache/<config>-<mode>-v<version>/`` in shards (see
+:mod:`musicneurons.data.corpus_shards`); a file is reused while its path, size and modification time are
+unchanged, so an interrupted or repeated run only processes what is new. One bad file never stops a run
+(see :mod:`musicneurons.data.corpus_files`); a run refuses an ``OUT`` that holds windows of other settings
+or another folder, or that another run is writing to.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
-import multiprocessing
 import os
 import time
 from collections.abc import Iterator
@@ -38,182 +38,57 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from musicneurons.atomic_files import atomic_write
-from musicneurons.data.melody import MelodyConfig, Mode, config_for_bars, extract_windows, split_pieces
-from musicneurons.data.midi import MidiReadError, MidiScore, read_midi
+from musicneurons.arrays import check_windows
+from musicneurons.atomic_files import atomic_write, remove_stale_temporaries
+from musicneurons.data.corpus_files import extract_file, find_midi_files, list_corpus
+from musicneurons.data.corpus_shards import ShardJob, gather, load_cache, run_shards
+from musicneurons.data.melody import Mode, config_for_bars
+from musicneurons.data.midi import MAX_FILE_BYTES
+from musicneurons.errors import UserError
 
 __all__ = ["CorpusSummary", "extract_corpus", "extract_file", "find_midi_files", "read_windows"]
 
 log = logging.getLogger(__name__)
 
-MIDI_SUFFIXES = (".mid", ".midi")
 CACHE_VERSION = 2  # bump when extraction output changes, so old caches are not reused
-PROVENANCE = ("piece", "piece_start", "instrument", "program", "melody_start", "window_start")
 
 
 @dataclass(frozen=True)
 class CorpusSummary:
-    """What one ``extract_corpus`` run wrote."""
+    """What one ``extract_corpus`` run wrote.
+
+    ``skipped`` lists ``(status, reason, n_files)`` for the files that gave no window, the most frequent
+    reason first.
+    """
 
     windows_path: Path
     manifest_path: Path
+    dir: Path
     n_files: int
     n_windows: int
     n_reused: int
     status_counts: dict[str, int]
+    skipped: tuple[tuple[str, str, int], ...]
     seconds: float
 
+    def skip_report(self, limit: int = 3) -> str:
+        """The skipped files in a line: "3 skipped: 2 unreadable (truncated MIDI data ...), 1 ..."."""
+        n_skipped = sum(n for _, _, n in self.skipped)
+        if not n_skipped:
+            return "no file skipped"
+        parts = [f"{n} {status} ({reason})" for status, reason, n in self.skipped[:limit]]
+        more = sum(n for _, _, n in self.skipped[limit:])
+        if more:
+            parts.append(f"{more} more (see {self.manifest_path})")
+        return f"{n_skipped} skipped: " + ", ".join(parts)
 
-# --------------------------------------------------------------------------- one file
-def extract_file(path: str | Path, config: MelodyConfig, mode: Mode = "all"):
-    """Windows of one file plus its manifest fields; never raises for a bad file.
-
-    Returns
-    -------
-    (status, reason, n_notes, table)
-        ``table`` is a :class:`musicneurons.data.melody.WindowTable` (None unless status is ``ok``).
-    """
-    try:
-        score = read_midi(path)
-    except MidiReadError as exc:
-        return "unreadable", str(exc), 0, None
-    except OSError as exc:
-        return "unreadable", f"cannot read file: {exc.strerror or exc}", 0, None
-    try:
-        table = extract_windows(score, config, mode=mode)
-    except Exception as exc:  # a bug or an unforeseen input must not stop a corpus run
-        log.exception("extraction failed for %s", path)
-        return "error", f"{type(exc).__name__}: {exc}", score.n_notes, None
-    if len(table) == 0:
-        return "no_windows", _why_no_windows(score, config), score.n_notes, None
-    return "ok", "", score.n_notes, table
-
-
-def _why_no_windows(score: MidiScore, config: MelodyConfig) -> str:
-    """A short human reason for a readable file that yields no window."""
-    if score.n_notes == 0:
-        return "no notes"
-    if score.is_drum.all():
-        return "drums only"
-    pieces = split_pieces(score)
-    meters = {(p.numerator, p.denominator) for p in pieces}
-    good = [p for p in pieces if config.steps_per_quarter * 4.0 / p.denominator * p.numerator == 16]
-    if not good:
-        listed = ", ".join(f"{n}/{d}" for n, d in sorted(meters))
-        return f"time signature {listed}: Magenta needs 16 steps per bar (4/4, 2/2, ...)"
-    programs = "any program" if config.valid_programs is None else "programs 0-31"
-    usable = ~score.is_drum & (score.pitch >= config.min_pitch) & (score.pitch <= config.max_pitch)
-    if config.valid_programs is not None:
-        usable &= np.isin(score.program, config.valid_programs)
-    if not usable.any():
-        return f"no non-drum notes with {programs} and pitch {config.min_pitch}..{config.max_pitch}"
-    return f"no melody spans {config.slice_bars} bars of 4/4 (gaps, short pieces or tempo changes)"
-
-
-# --------------------------------------------------------------------------- folder walking
-def find_midi_files(root: str | Path) -> list[str]:
-    """Paths of the MIDI files under ``root`` (recursive), relative and ``/``-separated, sorted."""
-    root = Path(root)
-    found = []
-    for folder, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in files:
-            if name.lower().endswith(MIDI_SUFFIXES):
-                found.append(Path(folder, name).relative_to(root).as_posix())
-    return sorted(found)
-
-
-# --------------------------------------------------------------------------- shards
-_MANIFEST_SCHEMA = pa.schema(
-    [
-        ("source", pa.string()),
-        ("status", pa.string()),
-        ("reason", pa.string()),
-        ("n_windows", pa.int32()),
-        ("n_notes", pa.int32()),
-        ("bytes", pa.int64()),
-        ("mtime_ns", pa.int64()),
-    ]
-)
-
-
-def _windows_schema() -> pa.Schema:
-    return pa.schema(
-        [
-            ("source", pa.string()),
-            ("window_index", pa.int32()),
-            ("window", pa.list_(pa.int8())),
-            ("qpm", pa.float64()),
-            ("piece", pa.int32()),
-            ("piece_start", pa.float64()),
-            ("instrument", pa.int32()),
-            ("program", pa.int16()),
-            ("melody_start", pa.int32()),
-            ("window_start", pa.int32()),
-        ]
-    )
-
-
-def _write_parquet(table: pa.Table, path: Path) -> None:
-    atomic_write(path, lambda tmp: pq.write_table(table, tmp))
-
-
-def _list_column(windows: np.ndarray) -> pa.Array:
-    n, steps = windows.shape
-    offsets = pa.array(np.arange(0, (n + 1) * steps, steps, dtype=np.int32))
-    return pa.ListArray.from_arrays(offsets, pa.array(windows.reshape(-1), type=pa.int8()))
-
-
-def _run_shard(job: tuple) -> dict[str, int]:
-    """Worker: extract a list of files and write one windows shard then one manifest shard."""
-    root, entries, config, mode, shard_dir, shard_name = job
-    manifest_rows = []
-    tables = []
-    sources = []
-    for rel, size, mtime_ns in entries:
-        status, reason, n_notes, table = extract_file(Path(root) / rel, config, mode)
-        n = 0 if table is None else len(table)
-        manifest_rows.append((rel, status, reason, n, n_notes, size, mtime_ns))
-        if n:
-            tables.append(table)
-            sources.extend([rel] * n)
-    if tables:
-        windows = np.concatenate([t.windows for t in tables])
-        columns = {
-            "source": pa.array(sources, pa.string()),
-            "window_index": pa.array(np.concatenate([np.arange(len(t), dtype=np.int32) for t in tables])),
-            "window": _list_column(windows),
-            "qpm": pa.array(np.concatenate([t.qpm for t in tables])),
-        }
-        for name in PROVENANCE:
-            columns[name] = pa.array(np.concatenate([getattr(t, name) for t in tables]))
-        window_table = pa.table(columns, schema=_windows_schema())
-    else:
-        window_table = _windows_schema().empty_table()
-    shard_dir = Path(shard_dir)
-    _write_parquet(window_table, shard_dir / f"{shard_name}.windows.parquet")
-    manifest = pa.table(list(zip(*manifest_rows, strict=True)), schema=_MANIFEST_SCHEMA)
-    _write_parquet(manifest, shard_dir / f"{shard_name}.manifest.parquet")  # last: marks it done
-    counts: dict[str, int] = {"files": len(entries), "windows": window_table.num_rows}
-    return counts
-
-
-def _chunks(items: list, size: int) -> Iterator[list]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
-
-
-def _load_cache(shard_dir: Path) -> pd.DataFrame:
-    frames = []
-    for path in sorted(shard_dir.glob("*.manifest.parquet")):
-        frame = pq.read_table(path).to_pandas()
-        frame["shard"] = path.name.removesuffix(".manifest.parquet")
-        frames.append(frame)
-    if not frames:
-        frame = _MANIFEST_SCHEMA.empty_table().to_pandas()
-        frame["shard"] = pd.Series([], dtype=str)
-        return frame
-    return pd.concat(frames, ignore_index=True)
+    def diagnosis(self) -> str | None:
+        """Why the run gave no window ("no MIDI file in DIR" / "0 of N files gave windows: ..."), or None."""
+        if self.n_windows:
+            return None
+        if self.n_files == 0:
+            return f"no MIDI file (.mid, .midi) in {self.dir}"
+        return f"0 of {self.n_files} files in {self.dir} gave windows; {self.skip_report()}"
 
 
 # --------------------------------------------------------------------------- the corpus run
@@ -226,6 +101,8 @@ def extract_corpus(
     jobs: int = 0,
     progress: bool = False,
     chunk_size: int | None = None,
+    max_bytes: int = MAX_FILE_BYTES,
+    require_windows: bool = False,
 ) -> CorpusSummary:
     """Extract melody windows from every MIDI file under ``dir`` into ``out`` (see module docstring).
 
@@ -245,154 +122,248 @@ def extract_corpus(
         Show a tqdm progress bar on stderr.
     chunk_size : int, optional
         Files per cached shard (default: a few hundred, fewer for small folders).
+    max_bytes : int
+        Files larger than this are recorded as ``unreadable`` without being read (default 64 MB).
+    require_windows : bool
+        Raise :class:`~musicneurons.errors.UserError` with :meth:`CorpusSummary.diagnosis` when no file
+        gave a window (the tables are written first).
+
+    Raises
+    ------
+    FileNotFoundError, NotADirectoryError, PermissionError
+        If ``dir`` is missing, not a folder or cannot be listed.
+    musicneurons.errors.UserError
+        If ``out`` is a file or not writable, holds windows of other settings or from another folder,
+        or another run is writing to it.
     """
     started = time.perf_counter()
-    root = Path(dir)
-    if not root.is_dir():
-        msg = f"not a folder: {root}"
-        raise NotADirectoryError(msg)
+    root = _input_folder(dir)
     config = config_for_bars(bars)
     if mode not in ("all", "magenta"):
         msg = f"mode must be 'all' or 'magenta', got {mode!r}"
         raise ValueError(msg)
-    out = Path(out)
+    out = _output_folder(out)
+    settings = {"dir": str(root.resolve()), "config": config.name, "bars": bars, "mode": mode}
     shard_dir = out / ".cache" / f"{config.name}-{mode}-v{CACHE_VERSION}"
-    shard_dir.mkdir(parents=True, exist_ok=True)
-
-    files = find_midi_files(root)
-    stats = [(root / rel).stat() for rel in files]
-    current = pd.DataFrame(
-        {
-            "source": pd.Series(files, dtype=str),
-            "bytes": pd.Series([s.st_size for s in stats], dtype="int64"),
-            "mtime_ns": pd.Series([s.st_mtime_ns for s in stats], dtype="int64"),
-        }
-    )
-    cache = _load_cache(shard_dir)
-    key = ["source", "bytes", "mtime_ns"]
-    done = current.merge(cache[key].drop_duplicates(), on=key, how="inner")
-    todo = current[~current["source"].isin(done["source"])]
-    n_jobs = jobs if jobs > 0 else len(os.sched_getaffinity(0))
-    size = chunk_size or max(8, min(256, len(todo) // (4 * n_jobs) + 1))
-    entries = list(todo.itertuples(index=False, name=None))
-    stamp = f"{time.time_ns():x}-{os.getpid()}"
-    work = [
-        (str(root), chunk, config, mode, str(shard_dir), f"shard-{stamp}-{i:05d}")
-        for i, chunk in enumerate(_chunks(entries, size))
-    ]
-    log.info(
-        "%d MIDI files under %s: %d cached, %d to extract (%s, mode %s, %d jobs)",
-        len(files), root, len(done), len(todo), config.name, mode, n_jobs,
-    )  # fmt: skip
-    _run_all(work, n_jobs, progress, len(entries))
-
-    windows_path, manifest_path, n_windows, status_counts = _assemble(out, shard_dir, current)
-    summary = CorpusSummary(
-        windows_path=windows_path,
-        manifest_path=manifest_path,
-        n_files=len(files),
-        n_windows=n_windows,
-        n_reused=len(done),
-        status_counts=status_counts,
-        seconds=time.perf_counter() - started,
-    )
-    info = {
-        "dir": str(root.resolve()),
-        "config": config.name,
-        "bars": bars,
-        "mode": mode,
-        "n_files": summary.n_files,
-        "n_windows": summary.n_windows,
-        "n_reused": summary.n_reused,
-        "status_counts": status_counts,
-        "seconds": round(summary.seconds, 3),
-    }
-    atomic_write(out / "extract.json", lambda tmp: tmp.write_text(json.dumps(info, indent=2) + "\n"))
+    with _exclusive(out):
+        _check_settings(out, settings)
+        # only OUT itself and our cache: OUT may be a big folder of other things
+        stale = remove_stale_temporaries(out, recursive=False) + remove_stale_temporaries(out / ".cache")
+        if stale:
+            log.info("removed %d temporary files left by an interrupted run in %s", len(stale), out)
+        shard_dir.mkdir(parents=True, exist_ok=True)
+        files, refused = list_corpus(root, max_bytes)
+        current = pd.DataFrame(
+            {
+                "source": pd.Series([f.source for f in files], dtype=str),
+                "bytes": pd.Series([f.size for f in files], dtype="int64"),
+                "mtime_ns": pd.Series([f.mtime_ns for f in files], dtype="int64"),
+            }
+        )
+        key = ["source", "bytes", "mtime_ns"]
+        done = current.merge(load_cache(shard_dir)[key].drop_duplicates(), on=key, how="inner")
+        reused = set(done["source"])
+        todo = [f for f in files if f.source not in reused]
+        n_jobs = jobs if jobs > 0 else len(os.sched_getaffinity(0))
+        size = chunk_size or max(8, min(256, len(todo) // (4 * n_jobs) + 1))
+        stamp = f"{time.time_ns():x}-{os.getpid()}"
+        work = [
+            ShardJob(str(root), tuple(todo[i : i + size]), config, mode, str(shard_dir), name, max_bytes)
+            for name, i in ((f"shard-{stamp}-{k:05d}", i) for k, i in enumerate(range(0, len(todo), size)))
+        ]
+        log.info(
+            "%d MIDI files under %s: %d cached, %d to extract, %d refused (%s, mode %s, %d jobs)",
+            len(files) + len(refused), root, len(done), len(todo), len(refused), config.name, mode, n_jobs,
+        )  # fmt: skip
+        with _progress_bar(progress, len(todo)) as update:
+            died = run_shards(work, n_jobs, update)
+        remove_stale_temporaries(shard_dir)  # what a worker killed mid-write left; every worker is done
+        windows_path, manifest_path, manifest, n_windows = gather(
+            out, shard_dir, current, refused + died, config.window_steps
+        )
+        summary = _summary(root, windows_path, manifest_path, manifest, n_windows, len(done), started)
+        info = {**settings, "n_files": summary.n_files, "n_windows": n_windows, "n_reused": len(done)}
+        info |= {"status_counts": summary.status_counts, "seconds": round(summary.seconds, 3)}
+        atomic_write(out / "extract.json", lambda tmp: tmp.write_text(json.dumps(info, indent=2) + "\n"))
+    if require_windows and summary.diagnosis():
+        raise UserError(f"{summary.diagnosis()}; the manifest is {manifest_path}")
     return summary
 
 
-def _run_all(work: list[tuple], n_jobs: int, progress: bool, n_files: int) -> None:
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=n_files, unit="file", desc="extract", smoothing=0.1)
-    try:
-        if n_jobs == 1 or len(work) <= 1:
-            for job in work:
-                counts = _run_shard(job)
-                if bar is not None:
-                    bar.update(counts["files"])
-            return
-        with multiprocessing.get_context().Pool(min(n_jobs, len(work))) as pool:
-            for counts in pool.imap_unordered(_run_shard, work):
-                if bar is not None:
-                    bar.update(counts["files"])
-    finally:
-        if bar is not None:
-            bar.close()
+def _summary(root, windows_path, manifest_path, manifest, n_windows, n_reused, started) -> CorpusSummary:
+    skipped = manifest[manifest["status"] != "ok"]
+    grouped = skipped.groupby(["status", "reason"]).size().reset_index(name="n")
+    grouped = grouped.sort_values(["n", "status", "reason"], ascending=[False, True, True])
+    counts = manifest["status"].value_counts().to_dict()
+    return CorpusSummary(
+        windows_path=windows_path,
+        manifest_path=manifest_path,
+        dir=root,
+        n_files=len(manifest),
+        n_windows=n_windows,
+        n_reused=n_reused,
+        status_counts={str(k): int(v) for k, v in counts.items()},
+        skipped=tuple((str(s), str(r), int(n)) for s, r, n in grouped.itertuples(index=False)),
+        seconds=time.perf_counter() - started,
+    )
 
 
-def _assemble(out: Path, shard_dir: Path, current: pd.DataFrame) -> tuple[Path, Path, int, dict[str, int]]:
-    """Gather the newest cached result of every current file into the two output tables."""
-    cache = _load_cache(shard_dir)
-    key = ["source", "bytes", "mtime_ns"]
-    chosen = current[key].merge(cache, on=key, how="inner")
-    chosen = chosen.sort_values(["source", "shard"]).drop_duplicates("source", keep="last")
-    chosen = chosen.sort_values("source", ignore_index=True)
-
-    windows_path = out / "windows.parquet"
-    n_windows = _stream_windows(shard_dir, chosen, windows_path)
-    columns = ["source", "status", "reason", "n_windows", "n_notes", "bytes"]
-    schema = pa.schema([_MANIFEST_SCHEMA.field(name) for name in columns])
-    manifest = pa.Table.from_pandas(chosen[columns], schema=schema, preserve_index=False)
-    manifest_path = out / "manifest.parquet"
-    _write_parquet(manifest, manifest_path)
-    counts = chosen["status"].value_counts().to_dict()
-    return windows_path, manifest_path, n_windows, {k: int(v) for k, v in counts.items()}
+def _input_folder(dir: str | Path) -> Path:
+    root = Path(dir)
+    if not root.exists():
+        msg = f"no such folder: {root}"
+        raise FileNotFoundError(msg)
+    if not root.is_dir():
+        msg = f"{root} is a file, not a folder of MIDI files"
+        raise NotADirectoryError(msg)
+    if not os.access(root, os.R_OK | os.X_OK):
+        msg = f"cannot read folder {root} (permission denied)"
+        raise PermissionError(msg)
+    return root
 
 
-def _stream_windows(shard_dir: Path, chosen: pd.DataFrame, path: Path) -> int:
-    """Write the chosen files' windows in source order, one shard in memory at a time; the row count.
-
-    ``chosen`` (sorted by source) names the shard holding each file's newest result. Consecutive files
-    from one shard are copied together, so a fresh run reads every shard once and memory stays at one
-    shard's windows whatever the corpus size; the file appears under its final name only when complete.
-    """
-    schema = pa.schema([pa.field("window_id", pa.int64()), *_windows_schema()])
-    runs = (chosen["shard"] != chosen["shard"].shift()).cumsum()
-    written = 0
-
-    def write(tmp: Path) -> None:
-        nonlocal written
-        loaded: tuple[str, pa.Table] | None = None
-        with pq.ParquetWriter(tmp, schema) as writer:
-            for _, run in chosen.groupby(runs, sort=True):
-                shard = run["shard"].iloc[0]
-                if loaded is None or loaded[0] != shard:
-                    loaded = (shard, pq.read_table(shard_dir / f"{shard}.windows.parquet"))
-                table = loaded[1]
-                mask = pc.is_in(table["source"], value_set=pa.array(run["source"].tolist(), pa.string()))
-                part = table.filter(mask).sort_by([("source", "ascending"), ("window_index", "ascending")])
-                ids = pa.array(np.arange(written, written + part.num_rows, dtype=np.int64))
-                writer.write_table(part.add_column(0, "window_id", ids))
-                written += part.num_rows
-            if written == 0:
-                writer.write_table(schema.empty_table())
-
-    atomic_write(path, write)
-    return written
-
-
-def read_windows(path: str | Path) -> tuple[np.ndarray, pd.DataFrame]:
-    """Read ``windows.parquet`` (or the folder holding it) as ``(windows int8 (n, T), other columns)``."""
+def utf8_path(path: str | os.PathLike[str], what: str) -> Path:
+    """``path`` if its name is valid UTF-8 (pyarrow reads and writes no other), else a UserError."""
     path = Path(path)
+    try:
+        str(path.absolute()).encode("utf-8")
+    except UnicodeEncodeError:
+        shown = str(path).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        raise UserError(f"{what} {shown}: the path is not valid UTF-8, which Parquet files need") from None
+    return path
+
+
+def _output_folder(out: str | Path) -> Path:
+    out = utf8_path(out, "output folder")
+    for folder in (out, *out.parents):  # the nearest folder that exists must be a writable folder
+        if folder.exists():
+            if not folder.is_dir():
+                raise UserError(f"output folder {out}: {folder} is a file, not a folder")
+            if not os.access(folder, os.W_OK | os.X_OK):
+                raise UserError(f"output folder {out}: cannot write to {folder} (permission denied)")
+            break
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot create output folder {out}: {exc.strerror or exc}") from exc
+    return out
+
+
+@contextlib.contextmanager
+def _exclusive(out: Path) -> Iterator[None]:
+    """Hold ``OUT/.cache/lock`` for the run: a second run into the same folder is refused, not mixed."""
+    import fcntl
+
+    (out / ".cache").mkdir(exist_ok=True)
+    with (out / ".cache" / "lock").open("a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UserError(
+                f"another extract run is writing to {out}; wait for it or use another --out"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _check_settings(out: Path, settings: dict) -> None:
+    """Refuse an ``out`` holding windows of other settings or another folder; record ours otherwise."""
+    path = out / ".cache" / "settings.json"
+    previous = None
+    if path.exists():
+        with contextlib.suppress(ValueError, OSError):
+            previous = json.loads(path.read_text())
+    elif (out / "extract.json").exists():  # written by a version without settings.json
+        with contextlib.suppress(ValueError, OSError):
+            previous = {
+                k: v for k, v in json.loads((out / "extract.json").read_text()).items() if k in settings
+            }
+    if isinstance(previous, dict) and previous and previous != settings:
+        before = _describe(previous)
+        raise UserError(
+            f"{out} holds {before}; this run asks for {_describe(settings)}: mixing them would give one "
+            f"table of two kinds, so use another --out (or delete {out})"
+        )
+    if previous != settings:
+        atomic_write(path, lambda tmp: tmp.write_text(json.dumps(settings, indent=2) + "\n"))
+
+
+def _describe(settings: dict) -> str:
+    bars = settings.get("bars", "?")
+    return f"{bars}-bar windows (mode {settings.get('mode', '?')}) from {settings.get('dir', '?')}"
+
+
+@contextlib.contextmanager
+def _progress_bar(show: bool, total: int) -> Iterator:
+    if not show or not total:
+        yield lambda n: None
+        return
+    from tqdm import tqdm
+
+    with tqdm(total=total, unit="file", desc="extract", smoothing=0.1) as bar:
+        yield bar.update
+
+
+# --------------------------------------------------------------------------- reading the result
+def read_windows(
+    path: str | os.PathLike[str], *, allow_empty: bool = False
+) -> tuple[np.ndarray, pd.DataFrame]:
+    """Read ``windows.parquet`` (or the folder holding it) as ``(windows int8 (n, T), other columns)``.
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no such file (or no ``windows.parquet`` in the folder).
+    musicneurons.errors.UserError
+        If the file is not a Parquet windows table (no ``window`` column, windows of unequal length or
+        class indices outside 0..89), or holds no window and ``allow_empty`` is False (the message says
+        why, from the manifest beside it when there is one).
+    """
+    path = utf8_path(path, "windows table")
     if path.is_dir():
         path = path / "windows.parquet"
-    table = pq.read_table(path)
-    column = table["window"].combine_chunks()
+    if not path.exists():
+        msg = f"no such file: {path}"
+        raise FileNotFoundError(msg)
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise UserError(f"{path} is not a readable Parquet file: {exc}") from exc
+    if "window" not in table.column_names:
+        raise UserError(
+            f"{path} has no 'window' column: not a windows table written by `musicneurons extract`"
+        )
     n = table.num_rows
-    values = column.flatten().to_numpy(zero_copy_only=False).astype(np.int8, copy=False)
-    windows = values.reshape(n, -1) if n else np.zeros((0, 0), np.int8)
+    if n == 0 and not allow_empty:
+        raise UserError(f"{path} holds no windows{_why_empty(path)}")
+    column = table["window"].combine_chunks()
+    try:
+        lengths = pc.list_value_length(column).to_numpy(zero_copy_only=False)
+        values = column.flatten().to_numpy(zero_copy_only=False)
+    except (pa.ArrowException, TypeError) as exc:
+        raise UserError(f"{path}: the 'window' column is not a list of class indices ({exc})") from exc
+    if n and (lengths != lengths[0]).any():
+        raise UserError(f"{path}: windows of different lengths ({sorted(set(lengths.tolist()))[:5]} steps)")
+    steps = int(lengths[0]) if n else int((table.schema.metadata or {}).get(b"window_steps", 0))
+    try:
+        windows = check_windows(values.reshape(n, steps), name=str(path))
+    except ValueError as exc:
+        raise UserError(str(exc)) from exc
     frame = table.drop_columns(["window"]).to_pandas()
     return windows, frame
+
+
+def _why_empty(path: Path) -> str:
+    """ ": 0 of 12 files gave windows; ..." from the manifest beside ``path``, or "" without one."""
+    manifest_path = path.parent / "manifest.parquet"
+    try:
+        manifest = pq.read_table(manifest_path).to_pandas()
+    except (pa.ArrowException, OSError):
+        return ""
+    if manifest.empty:
+        return ": the extraction found no MIDI file"
+    counts = manifest.groupby(["status", "reason"]).size().sort_values(ascending=False)
+    top = ", ".join(f"{n} {status} ({reason})" for (status, reason), n in counts.head(3).items())
+    return f": 0 of {len(manifest)} files gave windows ({top}; see {manifest_path})"

@@ -1,15 +1,16 @@
 """The embedded default study corpus: held-out melody windows shipped inside the package.
 
-``src/musicneurons/assets/corpus/windows_<bars>bar.npz`` holds windows from the music21-bundled public-domain
-melodies that were held out from training the embedded models (the ``study`` split of
-``musicneurons build-corpus``, see docs/training.md). Arrays, row-aligned, no pickles:
+``src/musicneurons/assets/corpus/windows_<bars>bar.npz`` holds windows from the music21-bundled
+public-domain melodies that were held out from training the embedded models: the ``study`` split written by
+:func:`musicneurons.data.music21_corpus.build_training_corpus` (see docs/training.md). Arrays, row-aligned,
+no pickles:
 
-- ``windows`` int8 (n, T): 90-class indices (0 = NO_EVENT, 1 = NOTE_OFF, k >= 2 = MIDI pitch k + 19), 16 steps per
-  4/4 bar, T = 32 (2 bars) or 256 (16 bars);
+- ``windows`` int8 (n, T): 90-class indices (0 = NO_EVENT, 1 = NOTE_OFF, k >= 2 = MIDI pitch k + 19),
+  16 steps per 4/4 bar, T = 32 (2 bars) or 256 (16 bars);
 - ``qpm`` float32 (n,): tempo of each window (seconds per step = 60 / qpm / 4);
-- ``window_id`` int32 (n,), and provenance strings / ints: ``source`` (the MIDI file, relative to the built corpus),
-  ``collection``, ``score_file`` (inside music21's corpus folder), ``title``, ``time_signature`` (as written),
-  ``tune_index``, ``window_start`` (step of the window in its melody's piece).
+- ``window_id`` int32 (n,), and provenance strings / ints: ``source`` (the MIDI file, relative to the built
+  corpus), ``collection``, ``score_file`` (inside music21's corpus folder), ``title``, ``time_signature``
+  (as written), ``tune_index``, ``window_start`` (step of the window in its melody's piece).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from musicneurons.arrays import check_windows
 
 CORPUS_DIR = Path(__file__).resolve().parent.parent / "assets" / "corpus"
 WINDOW_STEPS = {2: 32, 16: 256}
@@ -51,10 +54,7 @@ def default_windows(bars: int = 2) -> np.ndarray:
     Row i matches row i of :func:`default_corpus` (tempo and provenance). Returns a fresh writable copy.
     """
     windows = _load(bars)["windows"]
-    if windows.shape[1] != WINDOW_STEPS[bars]:
-        msg = f"{corpus_path(bars)} holds windows of {windows.shape[1]} steps, expected {WINDOW_STEPS[bars]}"
-        raise ValueError(msg)
-    return windows.copy()
+    return check_windows(windows, steps=WINDOW_STEPS[bars], name=str(corpus_path(bars))).copy()
 
 
 def default_corpus(bars: int = 2) -> pd.DataFrame:

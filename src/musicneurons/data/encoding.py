@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from musicneurons.arrays import check_qpm, check_windows
 from musicneurons.constants import (
     DEFAULT_QPM,
     DEFAULT_VELOCITY,
@@ -133,16 +134,9 @@ def windows_to_midi(
     pathlib.Path
         The written file.
     """
-    windows = _checked_classes(windows)
-    if windows.ndim == 1:
-        windows = windows[None, :]
-    if windows.ndim != 2:
-        msg = f"windows must have shape (T,) or (n, T), got {windows.shape}"
-        raise ValueError(msg)
-    tempos = np.broadcast_to(np.asarray(qpm, dtype=np.float64), (windows.shape[0],))
-    if (tempos <= 0).any():
-        msg = f"qpm must be positive, got {tempos[tempos <= 0][0]}"
-        raise ValueError(msg)
+    windows = np.asarray(windows)
+    windows = check_windows(windows[None, :] if windows.ndim == 1 else windows)
+    tempos = check_qpm(qpm, windows.shape[0])
     notes = []
     offset = 0.0
     for window, tempo in zip(windows, tempos, strict=True):

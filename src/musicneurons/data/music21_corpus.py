@@ -10,8 +10,9 @@ Rules, all recorded per tune in ``provenance.parquet``:
 - **Meters.** Magenta keeps only 16-step (4-quarter) bars. Tunes whose time signature is a simple duple or
   quadruple meter (numerator 2 or 4, denominator 2 or 4: 2/4, 4/4, 2/2 and 4/2) are kept and written as 4/4:
   a 4/4 or 2/2 bar is one bar, two 2/4 bars become one 4/4 bar and a 4/2 bar becomes two 4/4 bars (note values
-  are not changed, so nothing is heard differently). Triple and compound meters (3/4, 6/8, 9/8 ...) are skipped,
-  and so is a tune with more than 5% of its full bars in such a meter (stray odd bars, e.g. the 1/32 signature
+  are not changed, so nothing is heard differently). Triple and compound meters (3/4, 6/8, 9/8 ...) are
+  skipped, and so is a tune with more than 5% of its full bars in such a meter (stray odd bars, e.g. the 1/32
+  signature
   music21's ABC reader gives some pickups, are ignored).
 - **Bar alignment.** A pickup (anacrusis) is shifted so that the first full bar starts on a 4/4 bar line.
 - **Repeats are not expanded** (music21's expandRepeats costs ~0.2 s a tune and fails on many); tied notes
@@ -36,11 +37,13 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from musicneurons.atomic_files import atomic_write
+from musicneurons.constants import DEFAULT_QPM
 
 log = logging.getLogger(__name__)
 
@@ -122,15 +125,21 @@ def _tune_from_score(score, collection: str, rel: str, index: int) -> TuneRecord
     md = score.metadata
     title = (md.title if md is not None and md.title else "") or ""
     number = str(md.number) if md is not None and md.number is not None else str(index + 1)
-    base = {"collection": collection, "file": rel, "tune_index": index, "number": number, "title": title}
+    base: dict[str, Any] = {
+        "collection": collection,
+        "file": rel,
+        "tune_index": index,
+        "number": number,
+        "title": title,
+    }
     part = _melody_part(score)
     if part is None:
-        return TuneRecord(**base, time_signature="", qpm=120.0, status="skipped", reason="no parts")
+        return TuneRecord(**base, time_signature="", qpm=DEFAULT_QPM, status="skipped", reason="no parts")
     measures = list(part.getElementsByClass("Measure"))
     # The meter of full bars: pickups carry odd signatures in music21's ABC reader (e.g. 1/32), so use the
     # signatures of measures whose length equals their signature's bar length.
     covered: dict[tuple[int, int], float] = {}  # quarter notes of full bars under each signature
-    first_full_offset = None
+    first_full_offset: float | None = None
     ts = None
     for m in measures:
         ts = m.timeSignature or ts
@@ -143,7 +152,11 @@ def _tune_from_score(score, collection: str, rel: str, index: int) -> TuneRecord
                 first_full_offset = float(m.offset)
     if not covered:
         return TuneRecord(
-            **base, time_signature="", qpm=120.0, status="skipped", reason="no full bar with a time signature"
+            **base,
+            time_signature="",
+            qpm=DEFAULT_QPM,
+            status="skipped",
+            reason="no full bar with a time signature",
         )
     ts_text = ",".join(f"{n}/{d}" for n, d in sorted(covered))
     total = sum(covered.values())
@@ -152,11 +165,11 @@ def _tune_from_score(score, collection: str, rel: str, index: int) -> TuneRecord
         return TuneRecord(
             **base,
             time_signature=ts_text,
-            qpm=120.0,
+            qpm=DEFAULT_QPM,
             status="skipped",
             reason="meter changes to a meter without 4-quarter bars",
         )
-    qpm = 120.0
+    qpm = DEFAULT_QPM
     for mm in score.flatten().getElementsByClass(tempo.MetronomeMark):
         q = mm.getQuarterBPM()
         if q and q > 0:
@@ -173,6 +186,7 @@ def _tune_from_score(score, collection: str, rel: str, index: int) -> TuneRecord
     # stray bars in other meters (< 5%; music21 gives pickups odd signatures such as 1/32) are not reported
     ts_text = ",".join(f"{n}/{d}" for n, d in sorted(covered) if meter_is_kept(n, d))
     # shift so that the first full bar starts on a multiple of BAR_QUARTERS
+    assert first_full_offset is not None  # set with the first full bar, and `covered` is not empty
     shift = (-first_full_offset) % BAR_QUARTERS
     notes: list[list] = []
     open_ties: dict[int, int] = {}  # pitch -> index in notes of a note whose tie continues
@@ -218,21 +232,22 @@ def parse_file(corpus_dir: str, rel: str, collection: str) -> list[TuneRecord]:
     try:
         parsed = converter.parse(str(Path(corpus_dir) / rel))
     except Exception as err:  # noqa: BLE001 (music21 raises many exception types on bad input)
-        return [TuneRecord(collection, rel, 0, "", "", "", 120.0, "skipped", f"parse error: {err}")]
+        return [TuneRecord(collection, rel, 0, "", "", "", DEFAULT_QPM, "skipped", f"parse error: {err}")]
     scores = list(parsed.scores) if hasattr(parsed, "scores") else [parsed]
     out = []
     for i, sc in enumerate(scores):
         try:
             out.append(_tune_from_score(sc, collection, rel, i))
         except Exception as err:  # noqa: BLE001 (one bad tune must not lose the rest of the file)
-            out.append(TuneRecord(collection, rel, i, "", "", "", 120.0, "skipped", f"error: {err}"))
+            out.append(TuneRecord(collection, rel, i, "", "", "", DEFAULT_QPM, "skipped", f"error: {err}"))
     log.debug("%s: %d tunes in %.1f s", rel, len(out), time.perf_counter() - t0)
     return out
 
 
 def write_tune_midi(tune: TuneRecord, path: str | os.PathLike) -> None:
-    """Write one tune as a single-track type-1 MIDI file: its tempo, a 4/4 signature, program 0, velocity 80."""
-    import mido
+    """Write one tune as a single-track type-1 MIDI file: its tempo, a 4/4 signature, program 0, velocity
+    80."""
+    import mido  # type: ignore[import-untyped]
 
     mid = mido.MidiFile(type=1, ticks_per_beat=TICKS_PER_QUARTER)
     track = mido.MidiTrack()
@@ -263,7 +278,7 @@ def write_tune_midi(tune: TuneRecord, path: str | os.PathLike) -> None:
 
 
 def _files(corpus_dir: Path, collections: Iterable[str]) -> list[tuple[str, str]]:
-    out = []
+    out: list[tuple[str, str]] = []
     for name in collections:
         if name not in COLLECTIONS:
             msg = f"unknown collection {name!r}; known: {', '.join(COLLECTIONS)}"
@@ -282,9 +297,8 @@ def _parse_cached(args: tuple[str, str, str, str]) -> list[TuneRecord]:
             for d in json.loads(cache.read_text())
         ]
     tunes = parse_file(corpus_dir, rel, collection)
-    tmp = cache.with_suffix(".tmp")
-    tmp.write_text(json.dumps([t.__dict__ for t in tunes]))
-    tmp.replace(cache)
+    text = json.dumps([t.__dict__ for t in tunes])
+    atomic_write(cache, lambda tmp: tmp.write_text(text))
     return tunes
 
 
@@ -304,8 +318,9 @@ def build_music21_corpus(
     collections : names from :data:`COLLECTIONS`.
     jobs : worker processes for music21 parsing (the slow part, ~40-70 ms per ABC tune).
     limit_files : parse only the first N files of each collection (for tests).
-    files : parse only these files (paths relative to music21's corpus folder, e.g. ``"oneills1850/0001-0050.abc"``)
-        of the chosen collections; the embedded models list theirs in ``assets/corpus/music21_files.txt``.
+    files : parse only these files (paths relative to music21's corpus folder, e.g.
+        ``"oneills1850/0001-0050.abc"``) of the chosen collections; the embedded models list theirs in
+        ``assets/corpus/music21_files.txt``.
 
     Returns
     -------
@@ -317,21 +332,21 @@ def build_music21_corpus(
     corpus_dir = music21_corpus_dir()
     (out / "cache").mkdir(parents=True, exist_ok=True)
     wanted = set(files) if files is not None else None
-    files = [(c, rel) for c, rel in _files(corpus_dir, collections) if wanted is None or rel in wanted]
-    if wanted is not None and len(files) != len(wanted):
-        found = {rel for _, rel in files}
+    chosen = [(c, rel) for c, rel in _files(corpus_dir, collections) if wanted is None or rel in wanted]
+    if wanted is not None and len(chosen) != len(wanted):
+        found = {rel for _, rel in chosen}
         msg = f"{len(wanted - found)} requested files are not in collections {list(collections)}: "
         msg += ", ".join(sorted(wanted - found)[:5])
         raise ValueError(msg)
     if limit_files is not None:
         per: dict[str, int] = {}
         kept = []
-        for c, rel in files:
+        for c, rel in chosen:
             per[c] = per.get(c, 0) + 1
             if per[c] <= limit_files:
                 kept.append((c, rel))
-        files = kept
-    tasks = [(str(corpus_dir), rel, c, str(out / "cache")) for c, rel in files]
+        chosen = kept
+    tasks = [(str(corpus_dir), rel, c, str(out / "cache")) for c, rel in chosen]
     t0 = time.perf_counter()
     if jobs > 1:
         # collection by collection (in the order asked), big files first within each
@@ -371,9 +386,7 @@ def build_music21_corpus(
                 }
             )
     table = pd.DataFrame(rows)
-    tmp = out / "provenance.parquet.tmp"
-    table.to_parquet(tmp, index=False)
-    tmp.replace(out / "provenance.parquet")
+    atomic_write(out / "provenance.parquet", lambda tmp: table.to_parquet(tmp, index=False))
     return table
 
 
@@ -393,14 +406,16 @@ def write_study_corpus(
     windows_parquet : ``windows.parquet`` of ``musicneurons extract`` run on ``OUT/midi/study``.
     provenance : the table returned by :func:`build_music21_corpus`.
     out_npz : the ``.npz`` to write (atomically).
-    max_windows : keep at most this many windows, drawn uniformly without replacement with ``rng`` and then put
-        back in corpus order.
+    max_windows : keep at most this many windows, drawn uniformly without replacement with ``rng`` and
+        then put back in corpus order.
     source_prefix : prefix that turns the parquet's ``source`` into the provenance ``midi`` path (e.g.
         ``"midi/study/"`` when extraction ran on ``OUT/midi/study``).
 
     Returns the number of windows written.
     """
-    table = pd.read_parquet(windows_parquet)
+    from musicneurons.data.corpus import read_windows
+
+    windows, table = read_windows(windows_parquet, allow_empty=True)  # a small build may hold none
     prov = provenance[provenance["status"] == "ok"].set_index("midi")
     keys = source_prefix + table["source"].astype(str)
     missing = ~keys.isin(prov.index)
@@ -410,8 +425,8 @@ def write_study_corpus(
     if len(table) > max_windows:
         keep = np.sort(rng.choice(len(table), size=max_windows, replace=False))
         table, keys = table.iloc[keep].reset_index(drop=True), keys.iloc[keep].reset_index(drop=True)
+        windows = windows[keep]
     p = prov.loc[keys.to_numpy()]
-    windows = np.stack([np.asarray(w, dtype=np.int8) for w in table["window"]])
     arrays = {
         "windows": windows,
         "qpm": table["qpm"].to_numpy(np.float32),
@@ -424,11 +439,12 @@ def write_study_corpus(
         "tune_index": p["tune_index"].to_numpy(np.int32),
         "window_start": table["window_start"].to_numpy(np.int32),
     }
-    out_npz = Path(out_npz)
-    out_npz.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_npz.with_name(out_npz.name + ".tmp.npz")
-    np.savez_compressed(tmp, **arrays)
-    tmp.replace(out_npz)
+
+    def write(tmp: Path) -> None:
+        with tmp.open("wb") as file:  # a file object: savez would add ".npz" to a temporary name
+            np.savez_compressed(file, **arrays)
+
+    atomic_write(out_npz, write)
     return len(table)
 
 
@@ -445,11 +461,12 @@ def build_training_corpus(
 ) -> dict:
     """The whole build step: MIDI export + provenance, window extraction per split, study corpus files.
 
-    Writes ``OUT/midi/<split>/...``, ``OUT/provenance.parquet``, ``OUT/windows_<bars>bar/<split>/windows.parquet``
-    (``musicneurons extract`` output, for bars 2 and 16 and splits train / valid / study), and
-    ``OUT/study_<bars>bar.npz`` (the embedded default corpus format of ``defaults.py``, at most
-    :data:`STUDY_LIMITS` windows drawn with ``seed``). ``files`` restricts the build to those music21 files (see
-    :func:`build_music21_corpus`). Returns (and writes to ``OUT/summary.json``) the counts.
+    Writes ``OUT/midi/<split>/...``, ``OUT/provenance.parquet``,
+    ``OUT/windows_<bars>bar/<split>/windows.parquet`` (``musicneurons extract`` output, for bars 2 and 16
+    and splits train / valid / study), and ``OUT/study_<bars>bar.npz`` (the embedded default corpus format
+    of ``defaults.py``, at most :data:`STUDY_LIMITS` windows drawn with ``seed``). ``files`` restricts the
+    build to those music21 files (see :func:`build_music21_corpus`). Returns (and writes to
+    ``OUT/summary.json``) the counts.
     """
     from musicneurons.data.corpus import extract_corpus
 
@@ -469,6 +486,7 @@ def build_training_corpus(
     }
     for bars in (2, 16):
         for split, _ in SPLIT_FRACTIONS:
+            (out / "midi" / split).mkdir(parents=True, exist_ok=True)  # a small build may leave one empty
             res = extract_corpus(
                 out / "midi" / split, bars=bars, out=out / f"windows_{bars}bar" / split, jobs=1
             )
@@ -482,5 +500,5 @@ def build_training_corpus(
             source_prefix="midi/study/",
         )
         summary["windows"][f"{bars}bar_study_embedded"] = n
-    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    atomic_write(out / "summary.json", lambda tmp: tmp.write_text(json.dumps(summary, indent=1)))
     return summary

@@ -19,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from musicneurons.constants import FIRST_PITCH_CLASS, MIN_PITCH, NUM_CLASSES
+from musicneurons.arrays import check_qpm, check_windows
+from musicneurons.constants import DEFAULT_QPM, FIRST_PITCH_CLASS, MIN_PITCH, NUM_CLASSES
 
 N_PITCH_BINS = NUM_CLASSES - FIRST_PITCH_CLASS  # 88 pitch bins: column j holds MIDI pitch MIN_PITCH + j
 N_INTERVAL_BINS = N_PITCH_BINS  # absolute melodic intervals 0..87 semitones
@@ -119,46 +120,6 @@ class NoteBatch:
         return self.memo("note_bounds", compute)
 
 
-def check_windows(windows: np.ndarray) -> np.ndarray:
-    """Validate a window array and return it as a C-contiguous ``int8 (n, n_steps)`` array.
-
-    Raises
-    ------
-    ValueError
-        If ``windows`` is not 2-D or holds a class index outside ``0..89``; the message names the first bad
-        window and step.
-    """
-    arr = np.asarray(windows)
-    if arr.ndim != 2:
-        msg = f"windows must be a 2-D array (n_windows, n_steps) of class indices, got shape {arr.shape}"
-        raise ValueError(msg)
-    if arr.dtype.kind not in "iu" and (arr.dtype.kind != "f" or not np.array_equal(arr, np.floor(arr))):
-        msg = f"windows must hold integer class indices, got dtype {arr.dtype} with non-integer values"
-        raise ValueError(msg)
-    bad = (arr < 0) | (arr >= NUM_CLASSES)
-    if bad.any():
-        i, t = (int(v) for v in np.argwhere(bad)[0])
-        msg = f"class index {arr[i, t]} at window {i}, step {t} outside 0..{NUM_CLASSES - 1} (inclusive)"
-        raise ValueError(msg)
-    return np.ascontiguousarray(arr, dtype=np.int8)
-
-
-def check_qpm(qpm: float | np.ndarray, n_windows: int) -> np.ndarray:
-    """Broadcast ``qpm`` (scalar or shape (n,)) to a float64 array of shape (n,), all finite and > 0."""
-    arr = np.asarray(qpm, dtype=np.float64)
-    if arr.ndim == 0:
-        arr = np.full(n_windows, float(arr))
-    if arr.shape != (n_windows,):
-        msg = f"qpm must be a scalar or have shape ({n_windows},) like the windows, got shape {arr.shape}"
-        raise ValueError(msg)
-    bad = ~np.isfinite(arr) | (arr <= 0)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        msg = f"qpm {arr[i]} at window {i} must be a finite positive tempo in quarter notes per minute"
-        raise ValueError(msg)
-    return arr
-
-
 def music21_seconds_per_quarter(qpm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(quarter_bpm, seconds_per_quarter)`` as music21 derives them from ``MetronomeMark(number=qpm)``.
 
@@ -171,7 +132,7 @@ def music21_seconds_per_quarter(qpm: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return quarter_bpm, 60.0 / quarter_bpm
 
 
-def note_batch(windows: np.ndarray, qpm: float | np.ndarray = 120.0) -> NoteBatch:
+def note_batch(windows: np.ndarray, qpm: float | np.ndarray = DEFAULT_QPM) -> NoteBatch:
     """Extract every note of every window, vectorised, with the histograms the features share.
 
     Parameters

@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from musicneurons.constants import DEFAULT_QPM
 from musicneurons.features.catalog import FEATURES, FeatureSpec
 from musicneurons.features.descriptors import EXTRA_FEATURES
 from musicneurons.features.notes import note_batch
@@ -97,7 +98,7 @@ NAN_REASONS: dict[str, str] = {
 
 
 def compute_features(
-    windows: np.ndarray, qpm: float | np.ndarray = 120.0, convention: str = "music21"
+    windows: np.ndarray, qpm: float | np.ndarray = DEFAULT_QPM, convention: str = "music21"
 ) -> pd.DataFrame:
     """Compute every feature for every window.
 

@@ -68,8 +68,9 @@ def read_meta(path: Path) -> dict[str, Any] | None:
 
 def versions() -> dict[str, str]:
     """Versions of Python, the platform and the libraries that shape the numbers."""
+    from importlib.metadata import version
+
     import matplotlib
-    import torch
 
     from musicneurons import __version__
 
@@ -79,7 +80,7 @@ def versions() -> dict[str, str]:
         "platform": platform.platform(),
         "numpy": np.__version__,
         "pandas": pd.__version__,
-        "torch": torch.__version__,
+        "torch": version("torch"),  # the study reaches torch only through the model package
         "matplotlib": matplotlib.__version__,
     }
 
