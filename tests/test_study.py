@@ -96,6 +96,7 @@ ARTIFACTS = (
     "attributes.parquet",
     "ablation.parquet",
     "free_running.npz",
+    "phik_null.parquet",
     "uncertainty.npz",
 )
 FIGURES_2BAR = (

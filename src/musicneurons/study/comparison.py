@@ -21,12 +21,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from musicneurons.study.part import Part
     from musicneurons.study.report import ReportSection
 
 log = logging.getLogger(__name__)
 
 N_BOOTSTRAP = 200  # resamples of source files
+N_PERMUTATIONS = 10  # shuffles of pieces between pieces for the φ_K null
 
 
 # --------------------------------------------------------------------------- stages
@@ -95,6 +98,14 @@ def free_running(part: Part, n_windows: int) -> dict[str, np.ndarray]:
 def additions(part: Part) -> dict[str, Any]:
     """The JSON of the uncertainty stage, with the free-running accuracy when that stage ran."""
     extra: dict[str, Any] = json.loads(str(part.data["uncertainty"]["json"]))
+    null = part.data.get("phik_null")
+    if null is not None and len(null):
+        extra["phik_significance"] = {
+            "share_significant": float(null["significant"].mean()),
+            "null_median": float(null["null_median"].iloc[0]),
+            "share_windows_matched": float(null["share_matched"].iloc[0]),
+            "n_permutations": N_PERMUTATIONS,
+        }
     fr = part.data.get("free_running")
     if fr is not None:
         extra["free_running"] = {
@@ -103,6 +114,35 @@ def additions(part: Part) -> dict[str, Any]:
             "n_windows": int(fr["n_windows"]),
         }
     return extra
+
+
+def phik_null_table(part: Part, n_permutations: int) -> pd.DataFrame:
+    """Per φ_K cell of the ``phik`` stage: is it above what pieces shuffled between pieces give?"""
+    import pandas as pd
+
+    from musicneurons.analysis.uncertainty import phik_permutation_null
+
+    phik = part.data["phik"]
+    features = list(dict.fromkeys(phik["feature"]))
+    neurons = phik.drop_duplicates("rank").sort_values("rank")
+    result = phik_permutation_null(
+        part.features[features].to_numpy(dtype=np.float64),
+        part.mu[:, neurons["dim"].to_numpy()],
+        part.data["windows"]["source"].astype(str).to_numpy(),
+        n_permutations=n_permutations,
+        rng=part.rng("phik_null"),
+    )
+    m = len(neurons)
+    return pd.DataFrame(
+        {
+            "feature": np.repeat(features, m),
+            "rank": np.tile(neurons["rank"].to_numpy(), len(features)),
+            "significant": result.significant.ravel(),
+            "null_threshold": np.repeat(result.threshold, m),
+            "null_median": float(np.nanmedian(result.null)) if result.null.size else np.nan,
+            "share_matched": result.share_matched,
+        }
+    )
 
 
 def _free_running_windows(part: Part) -> int:
@@ -119,6 +159,13 @@ STAGE_ROWS: tuple[dict[str, Any], ...] = (
         "params": lambda p: {**p.run_params, "n_windows": _free_running_windows(p), "seed": p.config.seed},
         "compute": lambda p: free_running(p, _free_running_windows(p)),
         "when": lambda p: p.config.ablation_steps > 0,
+    },
+    {
+        "name": "phik_null",
+        "file": "phik_null.parquet",
+        "inputs": ("windows", "latents", "features", "phik"),
+        "params": lambda p: {"n_permutations": N_PERMUTATIONS, "seed": p.config.seed},
+        "compute": lambda p: phik_null_table(p, N_PERMUTATIONS),
     },
     {
         "name": "uncertainty",
@@ -231,6 +278,17 @@ def _role_sentences(part: Mapping[str, Any]) -> list[str]:
     return out
 
 
+def _phik_sentence(part: Mapping[str, Any]) -> str:
+    sig = part.get("phik_significance")
+    if not sig:
+        return ""
+    return (
+        f"{sig['share_significant']:.0%} of the φ_K cells stand out from pieces' latents shuffled between "
+        f"pieces ({sig['n_permutations']} shuffles; null median φ_K {sig['null_median']:.2f}); the others "
+        "are pale in the heat map."
+    )
+
+
 def _comparison_table(rows: Sequence[Mapping[str, str]]) -> str:
     head = "<tr><th>claim</th><th>paper</th><th>where</th><th>this run</th><th>verdict</th><th>note</th></tr>"
     body = "".join(
@@ -265,7 +323,7 @@ def report_sections(summary: Mapping[str, Any], parts: Sequence[tuple[str, str]]
             continue
         rows = part["paper_comparison"]
         tally = {v: sum(r["verdict"] == v for r in rows) for v in ("agrees", "differs", "not comparable")}
-        intro = " ".join([_split_sentence(part), *_role_sentences(part)])
+        intro = " ".join([_split_sentence(part), *_role_sentences(part), _phik_sentence(part)]).strip()
         body = (
             f"<p>{html.escape(intro)}</p><p>{tally['agrees']} of the paper's {len(rows)} claims about "
             f"{html.escape(label)} windows agree with this run, {tally['differs']} differ, "

@@ -172,6 +172,14 @@ def _split_facts(v: FigureView) -> dict[str, str]:
     return {"noise_mu": C.noise_mu_caption(v.mu[:, v.n_music :]), "split": split, "n_box": _n_box(v)}
 
 
+def _significance_wide(v: FigureView) -> pd.DataFrame | None:
+    """Per feature (rows) and neuron rank (columns): φ_K above the piece-shuffled null (None: none)."""
+    null = v.load("phik_null")
+    if null is None or not len(null):
+        return None
+    return null.pivot(index="feature", columns="rank", values="significant").astype(bool)
+
+
 def _n_box(v: FigureView) -> int:
     """Dimensions in Fig. 4: 100 as the paper, more when the cut lies beyond them (up to 20 past it)."""
     return min(v.z_size, max(100, v.n_music + 20))
@@ -386,12 +394,15 @@ FIGURES: tuple[FigureSpec, ...] = (
         "fig07_phik_features_neurons",
         "Fig. 7 — which features each neuron encodes",
         "φ_K between every jSymbolic feature and the first {n_heat} neurons (by specificity). Outlined: the "
-        "neurons with the strongest pitch and rhythm correlations.",
-        ("phik", "neurons"),
+        "neurons with the strongest pitch and rhythm correlations. Pale: cells whose φ_K does not exceed "
+        "what pieces shuffled between pieces give (so windows' clustering within pieces is not mistaken "
+        "for a link).",
+        ("phik", "neurons", "phik_null"),
         lambda v: FF.phik_heatmap_figure(
             v.phik_wide(v.n_heat),
             n_music=v.n_music,
             highlight=sorted({v.role(r)["rank"] for r in ("pitch_neuron", "rhythm_neuron") if v.role(r)}),
+            significant=_significance_wide(v),
         ),
     ),
     *(_loess_spec(*row) for row in LOESS_FIGURES),
