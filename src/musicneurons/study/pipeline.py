@@ -38,6 +38,7 @@ from musicneurons.study import comparison
 from musicneurons.study import stages as st
 from musicneurons.study.artifacts import cached, read_meta, stage_key, versions, write_json
 from musicneurons.study.config import DEFAULT_MODELS, StudyConfig, StudyError
+from musicneurons.study.listen import listen_section
 from musicneurons.study.part import Part, open_part
 from musicneurons.study.rendering import FigureRenderer, FigureSettings
 from musicneurons.study.report import FigureEntry, ReportSection, table_html, write_report
@@ -276,7 +277,10 @@ def _first_neurons(part: Part, summary: Mapping[str, Any]) -> ReportSection:
 
 #: Blocks closing a part in the report, after its figures and tables: each function gets the part and its
 #: summary and returns a section (or None to add nothing).
-REPORT_SECTIONS: tuple[Callable[[Part, Mapping[str, Any]], ReportSection | None], ...] = (_first_neurons,)
+REPORT_SECTIONS: tuple[Callable[[Part, Mapping[str, Any]], ReportSection | None], ...] = (
+    _first_neurons,
+    listen_section,
+)
 
 
 def run_stage(part: Part, stage: Stage) -> Any:
