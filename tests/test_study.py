@@ -250,6 +250,21 @@ def test_summary_says_how_sure_and_where_it_meets_the_paper(tiny_study: Path) ->
     html = (tiny_study / "report" / "index.html").read_text()
     assert html.index("Warnings") < html.index("2-bar model next to the paper") < html.index('id="2bar"')
     assert "files gave no window" in html
+    # listen: Twinkle and its two decodes, both ends of the pitch and rhythm neurons, three random sequences
+    assert html.count("<audio") == 10
+    assert len(list((tiny_study / "report" / "midi").glob("2bar_*.mid"))) == 10
+    import base64
+    import io
+    import re
+    import wave
+
+    first = re.search(r'src="data:audio/wav;base64,([A-Za-z0-9+/=]+)"', html)
+    assert first is not None
+    with wave.open(io.BytesIO(base64.b64decode(first.group(1)))) as clip:
+        assert clip.getframerate() == 11_025
+        assert clip.getnframes() / 11_025 == pytest.approx(
+            32 * 60 / 120 / 4 + 0.05, abs=0.01
+        )  # 2 bars at 120
 
 
 @pytest.mark.slow
