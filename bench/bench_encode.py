@@ -1,4 +1,5 @@
-"""Benchmark: MusicVAE encoding throughput at Magenta's real sizes, beside a torch.mm ceiling at the same shapes.
+"""Benchmark: MusicVAE encoding throughput at Magenta's real sizes, beside a torch.mm ceiling at the same
+shapes.
 
 For random-weight ``cat-mel_2bar_big`` (batches 64 / 256 / 1024) and ``hierdec-mel_16bar`` (batches 8 / 32),
 in fp32 and bf16, it times ``MusicVAE.encode`` (mu and sigma of full-length windows under inference_mode) and,
@@ -31,8 +32,11 @@ import numpy as np
 import torch
 
 from musicneurons.device import resolve_device
+from musicneurons.model.config import MusicVAEConfig
 from musicneurons.model.inference import bf16_is_native
-from musicneurons.model.musicvae import PRESETS, MusicVAE, MusicVAEConfig
+from musicneurons.model.lstm import clear_prepared
+from musicneurons.model.musicvae import MusicVAE
+from musicneurons.model.registry import PRESETS
 
 BATCHES = {"cat-mel_2bar_big": (64, 256, 1024), "hierdec-mel_16bar": (8, 32)}
 MAGENTA = {"cat-mel_2bar_big": "94 mel/s @64, 123 @512", "hierdec-mel_16bar": "1.24 mel/s @16, 3.35 @64"}
@@ -102,7 +106,13 @@ def square_peak(dtype: torch.dtype, device: torch.device, min_time: float, size:
 
 
 def bench_setting(
-    module: MusicVAE, batch: int, precision: str, device: torch.device, min_time: float, rounds: int
+    module: MusicVAE,
+    batch: int,
+    precision: str,
+    device: torch.device,
+    min_time: float,
+    rounds: int,
+    unprepared: bool = False,
 ) -> dict[str, float]:
     config = module.config
     steps = config.max_seq_len
@@ -110,6 +120,8 @@ def bench_setting(
     x = torch.randint(0, config.num_classes, (batch, steps), generator=gen).to(device)
 
     def run() -> None:
+        if unprepared:  # re-cast the weights every call, as before they were prepared once per model
+            clear_prepared(module)
         with torch.inference_mode():
             if precision == "bf16":
                 with torch.autocast(device.type, dtype=torch.bfloat16):
@@ -165,6 +177,9 @@ def main() -> None:
         "--rounds", type=int, default=2, help="alternating encode / mm timing rounds (best kept)"
     )
     parser.add_argument("--bf16-emulated", action="store_true", help="time bf16 even where it is emulated")
+    parser.add_argument(
+        "--unprepared", action="store_true", help="drop the prepared bf16 weights before every call"
+    )
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--json", default=None, help="also write the results here")
     args = parser.parse_args()
@@ -183,19 +198,22 @@ def main() -> None:
     }
     print("square 2048 torch.mm now: " + ", ".join(f"{p} {g:.0f} GFLOP/s" for p, g in peaks.items()))
     results.append({"square_mm_gflops": peaks})
-    header = f"{'model':<18} {'prec':<5} {'batch':>5} {'mel/s':>9} {'GFLOP/s':>8} {'mm ceiling':>10} {'of ceil':>7}"
-    print(header)
+    print(
+        f"{'model':<18} {'prec':<5} {'batch':>5} {'mel/s':>9} {'GFLOP/s':>8} {'mm ceiling':>10} "
+        f"{'of ceil':>7}"
+    )
     for name in args.models.split(","):
         module = MusicVAE(PRESETS[name]).to(device).eval()
         batches = [int(b) for b in args.batches.split(",")] if args.batches else list(BATCHES[name])
         for precision in args.precisions.split(","):
             for batch in batches:
                 if precision == "bf16" and not native and not args.bf16_emulated:
-                    print(
-                        f"{name:<18} bf16  skipped: emulated on this CPU (no AMX / AVX512-BF16); --bf16-emulated"
-                    )
+                    why = "emulated on this CPU (no AMX / AVX512-BF16); --bf16-emulated"
+                    print(f"{name:<18} bf16  skipped: {why}")
                     break
-                r = bench_setting(module, batch, precision, device, args.min_time, args.rounds)
+                r = bench_setting(
+                    module, batch, precision, device, args.min_time, args.rounds, args.unprepared
+                )
                 results.append({"model": name, "precision": precision, "batch": batch, **r})
                 print(
                     f"{name:<18} {precision:<5} {batch:>5} {r['melodies_per_s']:>9.2f} {r['gflops']:>8.1f} "

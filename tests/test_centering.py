@@ -9,7 +9,8 @@ import torch
 
 from musicneurons.cli import main
 from musicneurons.model.centering import center_latents, fold_latent_offsets, mean_mu
-from musicneurons.model.checkpoints import load_module, save_model
+from musicneurons.model.checkpoints import save_model
+from musicneurons.model.load import load_module
 from musicneurons.model.musicvae import MusicVAE, MusicVAEConfig
 
 FLAT = MusicVAEConfig(z_size=8, enc_rnn_size=(16,), dec_rnn_size=(16, 16), max_seq_len=32)

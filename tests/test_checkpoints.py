@@ -12,9 +12,11 @@ import pytest
 import torch
 from safetensors import safe_open
 
-import musicneurons.model.checkpoints as ckpt
 from musicneurons import load_model, save_model
-from musicneurons.model.checkpoints import CheckpointMismatchError, load_module
+from musicneurons.errors import UserError
+from musicneurons.model import registry
+from musicneurons.model.checkpoints import CheckpointMismatchError
+from musicneurons.model.load import load_module
 from musicneurons.model.musicvae import MusicVAE, MusicVAEConfig
 
 TINY = "cat-mel_2bar_big-tiny"
@@ -89,7 +91,7 @@ def test_preset_for_magenta_checkpoints(magenta_fixtures: Path) -> None:
 
 
 def test_embedded_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ckpt, "EMBEDDED_MODELS_DIR", tmp_path)
+    monkeypatch.setattr(registry, "EMBEDDED_MODELS_DIR", tmp_path)
     with pytest.raises(FileNotFoundError, match="embedded model 'default-2bar' is not installed"):
         load_model()
     module = MusicVAE(SMALL_CFG)
@@ -102,3 +104,25 @@ def test_embedded_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
 def test_unknown_path_is_explained(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="not a TF checkpoint"):
         load_model(tmp_path / "missing.tar")
+
+
+def test_registered_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # one table: Magenta's architectures (no weights shipped) and the shipped models
+    assert set(registry.MODELS) == {*registry.PRESETS, "default-2bar", "default-16bar"}
+    assert registry.architecture("cat-mel_2bar_big").dec_rnn_size == (2048, 2048, 2048)
+    assert registry.architecture("default-16bar").level_lengths == (16, 16)
+    with pytest.raises(UserError, match=r"'cat-mel_2bar_big' is Magenta's architecture; its weights are not"):
+        load_model("cat-mel_2bar_big")
+    with pytest.raises(UserError, match="unknown model name 'mel_2bar'"):
+        registry.architecture("mel_2bar")
+    # a file or folder of a Magenta name is loaded as a path
+    monkeypatch.chdir(tmp_path)
+    save_model(MusicVAE(SMALL_CFG), tmp_path / "cat-mel_2bar_small")
+    assert load_model("cat-mel_2bar_small", device="cpu").config == SMALL_CFG
+
+
+def test_registry_matches_the_shipped_folders() -> None:
+    from musicneurons.model.checkpoints import read_config
+
+    for name, config in registry.SHIPPED.items():
+        assert read_config(registry.EMBEDDED_MODELS_DIR / name)[0] == config, name

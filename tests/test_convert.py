@@ -23,7 +23,7 @@ from musicneurons.model.convert import (
     lstm_weight_ih,
 )
 from musicneurons.model.musicvae import PRESETS, MusicVAE, MusicVAEConfig, reconstruction_loss
-from musicneurons.model.tf_checkpoint import read_checkpoint
+from musicneurons.model.tf import read_checkpoint
 
 MODELS = ["cat-mel_2bar_small", "cat-mel_2bar_big-tiny", "flat-mel_16bar-tiny", "hierdec-mel_16bar-tiny"]
 

@@ -10,7 +10,7 @@ import pytest
 import musicneurons
 from musicneurons.data.defaults import CORPUS_DIR, default_corpus, default_windows
 from musicneurons.data.encoding import notes_from_classes
-from musicneurons.model.checkpoints import EMBEDDED_MODELS_DIR
+from musicneurons.model.registry import EMBEDDED_MODELS_DIR
 
 
 @pytest.mark.parametrize(("bars", "steps"), [(2, 32), (16, 256)])

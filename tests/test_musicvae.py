@@ -27,7 +27,8 @@ def _windows(config: MusicVAEConfig, n: int = 3, seed: int = 1) -> torch.Tensor:
 
 
 def test_presets_have_magentas_parameter_counts() -> None:
-    # trainable parameter counts of Magenta's graphs (shared/docs/magenta_facts.md section 10); PyTorch keeps two
+    # trainable parameter counts of Magenta's graphs (shared/docs/magenta_facts.md section 10); PyTorch keeps
+    # two
     # bias vectors per LSTM where TF keeps one, so those extra 4H per LSTM (direction) are subtracted
     expected = {
         "cat-mel_2bar_small": 4_423_770,
@@ -191,3 +192,42 @@ def test_bf16_autocast_runs_close_to_fp32() -> None:
     assert float((sigma16.float() - sigma).abs().max()) < 2e-2
     assert float((logits16.float() - logits).abs().max()) < 5e-2
     assert sampled16.dtype == torch.float32
+
+
+@pytest.mark.parametrize("config", [FLAT, HIER], ids=["flat", "hier"])
+def test_bf16_weights_are_prepared_once_and_follow_weight_changes(config: MusicVAEConfig) -> None:
+    from musicneurons.model.lstm import clear_prepared
+
+    model = MusicVAE(config, generator=torch.Generator().manual_seed(0)).eval()
+    x = _windows(config)
+    z = torch.randn(3, 8, generator=torch.Generator().manual_seed(1))
+
+    def run(m: MusicVAE) -> tuple[torch.Tensor, torch.Tensor]:
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+            return m.encode(x)[0], m.sample(z, config.max_seq_len, temperature=0)[1]
+
+    first = run(model)
+    layer = model.encoder.layers[0]
+    cached = dict(layer.__dict__["_prepared_weights"])
+    second = run(model)
+    assert all(v[1] is cached[k][1] for k, v in layer.__dict__["_prepared_weights"].items())  # reused
+    for a, b in zip(first, second, strict=True):
+        assert torch.equal(a, b)
+    with torch.no_grad():  # in-place change (as an optimizer step or load_state_dict makes)
+        layer.weight_ih_l0.mul_(0.5)
+        model.decoder.core.rnn.layers[0].weight_hh_l0.mul_(0.5)
+    changed = run(model)
+    fresh = MusicVAE(config)
+    fresh.load_state_dict(model.state_dict())  # no cache at all
+    for a, b in zip(changed, run(fresh.eval()), strict=True):
+        assert torch.equal(a, b)
+    assert not torch.equal(changed[0], first[0])
+    assert not torch.equal(changed[1], first[1])
+    clear_prepared(model)
+    assert all("_prepared_weights" not in m.__dict__ for m in model.modules())
+    # under autograd nothing is cached: the casts are part of each step's graph
+    model.train()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        model.encode(x)[0].float().sum().backward()
+    assert "_prepared_weights" not in layer.__dict__
+    assert layer.weight_ih_l0.grad is not None

@@ -257,7 +257,7 @@ def test_evaluate_counts_music_and_noise_dims():
 
 
 def test_cli_train_writes_a_loadable_model(tmp_path, capsys):
-    from musicneurons.model.checkpoints import load_model
+    from musicneurons.model.load import load_model
 
     w = _melodies(40)
     pd.DataFrame(

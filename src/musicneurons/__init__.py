@@ -12,11 +12,11 @@ __version__ = "0.2.0"
 
 # public name -> module that defines it
 _EXPORTS = {
-    "load_model": "musicneurons.model.checkpoints",
+    "load_model": "musicneurons.model.load",
     "save_model": "musicneurons.model.checkpoints",
     "MusicVAE": "musicneurons.model.musicvae",
-    "MusicVAEConfig": "musicneurons.model.musicvae",
-    "PRESETS": "musicneurons.model.musicvae",
+    "MusicVAEConfig": "musicneurons.model.config",
+    "PRESETS": "musicneurons.model.registry",
     "TrainedModel": "musicneurons.model.inference",
     "default_windows": "musicneurons.data.defaults",
     "default_corpus": "musicneurons.data.defaults",

@@ -13,7 +13,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="Subtract the mean of mu over WINDOWS from the model's mu layer and add the matching "
         "shift to the decoder layers that read z, so every window is reconstructed exactly as before while "
         "the aggregate posterior moves to the origin. Removes the constant offsets that short, small-batch "
-        "training leaves in unused dims (docs/training.md). Use the training windows, not the ones you study.",
+        "training leaves in unused dims (docs/training.md). Use the training windows, not the ones you "
+        "study.",
     )
     p.add_argument(
         "model", help="model folder (weights.safetensors + config.json) or default-2bar/default-16bar"
@@ -28,7 +29,8 @@ def run(args: argparse.Namespace) -> int:
 
     from musicneurons.data.corpus import read_windows
     from musicneurons.model.centering import center_latents
-    from musicneurons.model.checkpoints import load_module, save_model
+    from musicneurons.model.checkpoints import save_model
+    from musicneurons.model.load import load_module
 
     module, meta = load_module(args.model)
     windows, _ = read_windows(args.windows)
@@ -43,7 +45,6 @@ def run(args: argparse.Namespace) -> int:
     meta["centered"] = {"source": str(args.model), "windows": str(args.windows), "n_windows": len(windows),
                         "max_abs_offset": float(np.abs(offsets).max())}  # fmt: skip
     save_model(module, args.out, meta)
-    print(
-        f"folded mean mu of {len(windows)} windows (largest |offset| {np.abs(offsets).max():.3f}) -> {args.out}"
-    )
+    largest = np.abs(offsets).max()
+    print(f"folded mean mu of {len(windows)} windows (largest |offset| {largest:.3f}) -> {args.out}")
     return 0

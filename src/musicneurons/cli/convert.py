@@ -11,7 +11,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "convert",
         help="Magenta TF checkpoint (.tar, dir or prefix) -> weights.safetensors + config.json",
         description="Read a Magenta MusicVAE TensorFlow checkpoint without TensorFlow and write OUT/weights."
-        "safetensors and OUT/config.json. The preset is inferred from the tensor shapes unless --preset is given.",
+        "safetensors and OUT/config.json. The preset is inferred from the tensor shapes unless --preset is "
+        "given.",
     )
     p.add_argument(
         "checkpoint", help="Magenta checkpoint: .tar as released, a directory, or a checkpoint prefix"

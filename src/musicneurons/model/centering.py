@@ -16,7 +16,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from musicneurons.model.musicvae import FlatLstmDecoder, HierarchicalLstmDecoder, MusicVAE
+from musicneurons.model.lstm import lstm_layers, lstm_parameters
+from musicneurons.model.musicvae import HierarchicalLstmDecoder, MusicVAE
 
 __all__ = ["center_latents", "fold_latent_offsets", "mean_mu"]
 
@@ -44,19 +45,16 @@ def fold_latent_offsets(model: MusicVAE, offsets: np.ndarray) -> None:
     if c.shape != (model.config.z_size,):
         msg = f"offsets must have shape ({model.config.z_size},), got {tuple(c.shape)}"
         raise ValueError(msg)
-    model.mu.bias -= c.to(model.mu.bias.dtype)
+    model.mu.bias.sub_(c.to(model.mu.bias.dtype))
     decoder = model.decoder
     if isinstance(decoder, HierarchicalLstmDecoder):
         _add_input_shift(decoder.conductor_initial_state.weight, decoder.conductor_initial_state.bias, c)
-    elif isinstance(decoder, FlatLstmDecoder):
+    else:  # the flat decoder
         core = decoder.core
         _add_input_shift(core.initial_state.weight, core.initial_state.bias, c)
-        first = core.rnn.layers[0]
+        w_ih, _, b_ih, _ = lstm_parameters(lstm_layers(core.rnn.layers)[0])
         # the first layer's input is concat(one-hot previous class, z): z is the last z_size columns
-        _add_input_shift(first.weight_ih_l0[:, core.num_classes :], first.bias_ih_l0, c)
-    else:  # pragma: no cover - MusicVAE builds one of the two
-        msg = f"unknown decoder type {type(decoder).__name__}"
-        raise TypeError(msg)
+        _add_input_shift(w_ih[:, core.num_classes :], b_ih, c)
 
 
 def _add_input_shift(weight: torch.Tensor, bias: torch.Tensor, c: torch.Tensor) -> None:

@@ -1,8 +1,10 @@
-"""``TrainedModel``: Magenta's ``TrainedModel`` API on NumPy arrays (encode, decode, sample, interpolate, ...).
+"""``TrainedModel``: Magenta's ``TrainedModel`` API on NumPy arrays (encode, decode, sample, interpolate,
+...).
 
-Windows are int arrays ``(n, T)`` of 90-class indices (0 = NO_EVENT, 1 = NOTE_OFF, k >= 2 = MIDI pitch k + 19);
-latents are float32 arrays ``(n, z_size)``. Work runs in batches under ``torch.inference_mode`` on the chosen
-device, optionally with bfloat16 matmuls (``precision="bf16"``, see docs/model.md for the error it costs).
+Windows are int arrays ``(n, T)`` of 90-class indices (0 = NO_EVENT, 1 = NOTE_OFF, k >= 2 = MIDI pitch k +
+19); latents are float32 arrays ``(n, z_size)``. Work runs in batches under ``torch.inference_mode`` on the
+chosen device, optionally with bfloat16 matmuls (``precision="bf16"``, see docs/model.md for the error it
+costs).
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ import numpy as np
 import torch
 
 from musicneurons.device import resolve_device
-from musicneurons.model.musicvae import MusicVAE, MusicVAEConfig, reconstruction_loss
+from musicneurons.errors import UserError
+from musicneurons.model.config import MusicVAEConfig
+from musicneurons.model.musicvae import MusicVAE, reconstruction_loss
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +30,8 @@ PRECISIONS = ("fp32", "bf16")
 def bf16_is_native(device: torch.device) -> bool:
     """Whether bfloat16 matmuls run in hardware: AMX or AVX512-BF16 on CPUs, bf16 support on CUDA GPUs.
 
-    Elsewhere (e.g. AVX2-only CPUs) PyTorch emulates bf16 and ``precision="bf16"`` is many times slower than fp32.
+    Elsewhere (e.g. AVX2-only CPUs) PyTorch emulates bf16 and ``precision="bf16"`` is many times slower than
+    fp32.
     """
     if device.type == "cuda":
         return bool(torch.cuda.is_bf16_supported())
@@ -39,8 +44,10 @@ def bf16_is_native(device: torch.device) -> bool:
 def slerp(p0: np.ndarray, p1: np.ndarray, t: np.ndarray) -> np.ndarray:
     """Spherical interpolation between vectors p0 and p1 at fractions t (k,); returns (k, d).
 
-    omega = arccos(<p0/|p0|, p1/|p1|>); point(t) = sin((1 - t) omega) / sin omega * p0 + sin(t omega) / sin omega
-    * p1 (Magenta's ``TrainedModel.interpolate``). Falls back to linear interpolation when p0 and p1 are parallel.
+    omega = arccos(<p0/|p0|, p1/|p1|>); point(t) = sin((1 - t) omega) / sin omega * p0 + sin(t omega) / sin
+    omega
+    * p1 (Magenta's ``TrainedModel.interpolate``). Falls back to linear interpolation when p0 and p1 are
+    parallel.
     """
     p0 = np.asarray(p0, dtype=np.float64)
     p1 = np.asarray(p1, dtype=np.float64)
@@ -55,9 +62,7 @@ def slerp(p0: np.ndarray, p1: np.ndarray, t: np.ndarray) -> np.ndarray:
 class TrainedModel:
     """A MusicVAE ready for inference on NumPy arrays.
 
-    Parameters
-    ----------
-    module : MusicVAE
+    Parameters ---------- module : MusicVAE
         The model (moved to ``device`` and put in eval mode).
     device : str
         ``auto`` (CUDA when available), ``cpu``, ``cuda`` or ``cuda:N``.
@@ -69,9 +74,7 @@ class TrainedModel:
     metadata : dict, optional
         Provenance carried from the checkpoint (``config.json``'s metadata or the converted source).
 
-    Attributes
-    ----------
-    module, config, device, precision, metadata
+    Attributes ---------- module, config, device, precision, metadata
     """
 
     def __init__(
@@ -97,7 +100,8 @@ class TrainedModel:
         self.metadata = dict(metadata or {})
         if precision == "bf16" and not bf16_is_native(self.device):
             log.warning(
-                "bf16 on %s is emulated (no AMX/AVX512-BF16 or CUDA bf16): expect it to be much slower than fp32",
+                "bf16 on %s is emulated (no AMX/AVX512-BF16 or CUDA bf16): expect it to be much slower than "
+                "fp32",
                 self.device,
             )
 
@@ -137,12 +141,19 @@ class TrainedModel:
         return torch.Generator(device=self.device).manual_seed(int(rng.integers(2**63 - 1)))
 
     def _latents(self, z: Any) -> np.ndarray:
-        z = np.asarray(z, dtype=np.float32)
+        with np.errstate(over="ignore"):  # beyond float32's range becomes inf, refused below
+            z = np.asarray(z, dtype=np.float32)
         if z.ndim == 1:
             z = z[None]
         if z.ndim != 2 or z.shape[1] != self.config.z_size:
             msg = f"z must be (n, {self.config.z_size}), got {z.shape}"
             raise ValueError(msg)
+        if not np.isfinite(z).all():
+            row, col = np.argwhere(~np.isfinite(z))[0]
+            n_bad = int((~np.isfinite(z)).any(axis=1).sum())
+            msg = f"z row {row}, dim {col} is {z[row, col]} (as float32; {n_bad} of {len(z)} rows are not "
+            msg += "finite): latents must be finite numbers"
+            raise UserError(msg)
         return z
 
     # ------------------------------------------------------------------ API
@@ -232,7 +243,8 @@ class TrainedModel:
         temperature: float = 1.0,
         rng: np.random.Generator | None = None,
     ) -> np.ndarray:
-        """Decode n points on the slerp between the posterior means of windows a and b (endpoints included)."""
+        """Decode n points on the slerp between the posterior means of windows a and b (endpoints
+        included)."""
         _, mu, _ = self.encode(np.stack([np.asarray(a).ravel(), np.asarray(b).ravel()]))
         z = slerp(mu[0], mu[1], np.linspace(0.0, 1.0, n)).astype(np.float32)
         return self.decode(z, length, temperature, rng)

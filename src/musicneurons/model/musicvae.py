@@ -1,290 +1,57 @@
 """MusicVAE (Roberts et al., ICML 2018) in PyTorch, with the exact semantics of Magenta's TensorFlow model.
 
-One file, no I/O: the architecture config, Magenta's presets and every module, from the LSTM stack up to
-:class:`MusicVAE`. Weights from Magenta checkpoints are mapped onto these modules by ``convert.py``; this file
-knows nothing about TensorFlow names.
+The model, no I/O: every module from the encoder and decoders up to :class:`MusicVAE`. Its architecture is a
+:class:`~musicneurons.model.config.MusicVAEConfig` (Magenta's presets in ``registry.py``); the LSTM stack and
+its fast paths are in ``lstm.py``. Weights from Magenta checkpoints are mapped onto these modules by
+``convert.py``; this file knows nothing about TensorFlow names.
 
-Data layout. A melody window is a LongTensor ``(B, T)`` of 90-class indices (0 = NO_EVENT, 1 = NOTE_OFF, k >= 2 =
-MIDI pitch k + 19). The encoder reads its one-hot form; the decoder's input at step t is the one-hot of class
-t - 1 (a zero vector at t = 0), concatenated with z (flat decoder) or with the bar's conductor output
+Data layout. A melody window is a LongTensor ``(B, T)`` of 90-class indices (0 = NO_EVENT, 1 = NOTE_OFF, k >=
+2 = MIDI pitch k + 19). The encoder reads its one-hot form; the decoder's input at step t is the one-hot of
+class t - 1 (a zero vector at t = 0), concatenated with z (flat decoder) or with the bar's conductor output
 (hierarchical decoder).
 
 LSTM parameters are stored in PyTorch's layout (``nn.LSTM``: gate order i, f, g, o) with Magenta's constant
-``forget_bias=1.0`` folded into ``bias_ih`` (``convert.py`` reorders TF's i, j, f, o gates once). States follow
-Magenta's ``z_to_initial_state`` layout ``tanh(Dense(z))`` split as [c0, h0, c1, h1, ...]
+``forget_bias=1.0`` folded into ``bias_ih`` (``convert.py`` reorders TF's i, j, f, o gates once). States
+follow Magenta's ``z_to_initial_state`` layout ``tanh(Dense(z))`` split as [c0, h0, c1, h1, ...]
 (magenta/models/music_vae/lstm_utils.py ``initial_cell_state_from_embedding``).
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from musicneurons.constants import NUM_CLASSES
+from musicneurons.model.config import MusicVAEConfig
+from musicneurons.model.lstm import (
+    FusedSteps,
+    LstmStack,
+    State,
+    compute_dtype,
+    full_precision,
+    glorot_uniform_,
+    lstm_layers,
+    lstm_parameters,
+    prepared,
+    reset_lstm_magenta,
+    run_lstm,
+    sample_classes,
+)
+from musicneurons.model.registry import PRESETS
 
-# --------------------------------------------------------------------------- configuration
-
-
-@dataclass(frozen=True)
-class MusicVAEConfig:
-    """Architecture of a MusicVAE, with Magenta's hparam names (training hparams live in ``TrainConfig``).
-
-    Parameters
-    ----------
-    z_size : int
-        Latent size (Magenta ``z_size``).
-    enc_rnn_size : tuple of int
-        Hidden units per direction of each bidirectional encoder layer (``enc_rnn_size``).
-    dec_rnn_size : tuple of int
-        Hidden units of each decoder LSTM layer (``dec_rnn_size``); the hierarchical decoder uses the same sizes
-        for its conductor and its core decoder, as Magenta does.
-    max_seq_len : int
-        Window length in 16th-note steps: 32 (2 bars) or 256 (16 bars).
-    level_lengths : tuple of int or None
-        None for a flat decoder; ``(n_bars, steps_per_bar)`` for the hierarchical decoder (Magenta
-        ``HierarchicalLstmDecoder(level_lengths=[16, 16], disable_autoregression=True)``). Two levels only.
-    num_classes : int
-        Size of the one-hot melody vocabulary (90 for Magenta's melody models).
-
-    Examples
-    --------
-    >>> cfg = MusicVAEConfig(z_size=64, enc_rnn_size=(128,), dec_rnn_size=(128, 128), max_seq_len=32)
-    >>> cfg.hierarchical
-    False
-    """
-
-    z_size: int
-    enc_rnn_size: tuple[int, ...]
-    dec_rnn_size: tuple[int, ...]
-    max_seq_len: int
-    level_lengths: tuple[int, ...] | None = None
-    num_classes: int = NUM_CLASSES
-
-    def __post_init__(self) -> None:
-        # accept lists (e.g. from JSON) but store tuples so the config stays hashable and frozen
-        object.__setattr__(self, "enc_rnn_size", tuple(int(h) for h in self.enc_rnn_size))
-        object.__setattr__(self, "dec_rnn_size", tuple(int(h) for h in self.dec_rnn_size))
-        if self.level_lengths is not None:
-            object.__setattr__(self, "level_lengths", tuple(int(n) for n in self.level_lengths))
-        for name in ("z_size", "max_seq_len", "num_classes"):
-            if int(getattr(self, name)) < 1:
-                msg = f"MusicVAEConfig.{name} must be >= 1, got {getattr(self, name)}"
-                raise ValueError(msg)
-        if not self.enc_rnn_size or not self.dec_rnn_size or min(self.enc_rnn_size + self.dec_rnn_size) < 1:
-            msg = f"enc_rnn_size and dec_rnn_size need >= 1 layer of >= 1 unit, got {self.enc_rnn_size}, "
-            msg += f"{self.dec_rnn_size}"
-            raise ValueError(msg)
-        if self.level_lengths is not None:
-            if len(self.level_lengths) != 2:
-                msg = f"level_lengths must be (n_bars, steps_per_bar), got {self.level_lengths}"
-                raise ValueError(msg)
-            if math.prod(self.level_lengths) != self.max_seq_len:
-                msg = f"level_lengths {self.level_lengths} multiply to {math.prod(self.level_lengths)}, "
-                msg += f"but max_seq_len is {self.max_seq_len}"
-                raise ValueError(msg)
-
-    @property
-    def hierarchical(self) -> bool:
-        """True when the decoder is a conductor + core (``level_lengths`` set)."""
-        return self.level_lengths is not None
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready values (tuples become lists)."""
-        d = asdict(self)
-        for key, value in d.items():
-            if isinstance(value, tuple):
-                d[key] = list(value)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> MusicVAEConfig:
-        """Inverse of :meth:`to_dict`; unknown keys raise ``TypeError``."""
-        return cls(**d)
-
-
-# Magenta's melody configs (magenta/models/music_vae/configs.py), architecture only.
-PRESETS: dict[str, MusicVAEConfig] = {
-    "cat-mel_2bar_small": MusicVAEConfig(
-        z_size=256, enc_rnn_size=(512,), dec_rnn_size=(256, 256), max_seq_len=32
-    ),
-    "cat-mel_2bar_big": MusicVAEConfig(
-        z_size=512, enc_rnn_size=(2048,), dec_rnn_size=(2048, 2048, 2048), max_seq_len=32
-    ),
-    "flat-mel_16bar": MusicVAEConfig(
-        z_size=512, enc_rnn_size=(2048, 2048), dec_rnn_size=(2048, 2048, 2048), max_seq_len=256
-    ),
-    "hierdec-mel_16bar": MusicVAEConfig(
-        z_size=512,
-        enc_rnn_size=(2048, 2048),
-        dec_rnn_size=(1024, 1024),
-        max_seq_len=256,
-        level_lengths=(16, 16),
-    ),
-}
-
-
-# --------------------------------------------------------------------------- building blocks
-
-
-def _glorot_uniform_(tensor: Tensor, fan_in: int, fan_out: int, generator: torch.Generator | None) -> None:
-    limit = math.sqrt(6.0 / (fan_in + fan_out))
-    with torch.no_grad():
-        tensor.uniform_(-limit, limit, generator=generator)
-
-
-def _lstm_cell(gates: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:
-    """One LSTM update from pre-activations in PyTorch gate order (i, f, g, o); returns (h, c)."""
-    gates = gates.to(c.dtype)  # bf16 matmul outputs: keep the cell state in the state's precision
-    i, f, g, o = gates.chunk(4, dim=1)
-    c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-    h = torch.sigmoid(o) * torch.tanh(c)
-    return h, c
-
-
-def _full_precision(t: Tensor) -> Tensor:
-    """Undo autocast's half precision (bf16/fp16 -> fp32) for states and logits; fp32 and fp64 pass through."""
-    return t.float() if t.dtype in (torch.bfloat16, torch.float16) else t
-
-
-def _compute_dtype(device: torch.device, param_dtype: torch.dtype) -> torch.dtype:
-    """The dtype matmuls run in: the autocast dtype inside ``torch.autocast``, else the parameters' dtype."""
-    if torch.is_autocast_enabled(device.type):
-        return torch.get_autocast_dtype(device.type)
-    return param_dtype
-
-
-def _run_lstm(
-    layer: nn.LSTM, x: Any, hx: tuple[Tensor, Tensor] | None = None
-) -> tuple[Any, tuple[Tensor, Tensor]]:
-    """``layer(x, hx)``, also inside ``torch.autocast``: PyTorch's CPU autocast cannot run ``nn.LSTM`` (oneDNN
-    rejects fp32 weights with bf16 inputs), so there the weights and inputs are cast once to the autocast dtype
-    and the layer runs with autocast off. Gradients still flow to the fp32 parameters.
-    """
-    device_type = layer.weight_ih_l0.device.type
-    if not torch.is_autocast_enabled(device_type):
-        return layer(x, hx)
-    dtype = torch.get_autocast_dtype(device_type)
-    with torch.autocast(device_type, enabled=False):
-        params = {name: p.to(dtype) for name, p in layer.named_parameters()}
-        x = x.to(dtype)
-        if hx is not None:
-            hx = (hx[0].to(dtype), hx[1].to(dtype))
-        return torch.func.functional_call(layer, params, (x, hx))
-
-
-State = list[tuple[Tensor, Tensor]]  # per layer (h, c), each (B, H)
-
-
-class LstmStack(nn.Module):
-    """Stacked unidirectional LSTM layers (Magenta's ``MultiRNNCell`` of ``LSTMBlockCell``).
-
-    Layer l + 1 reads layer l's h. Each layer is a one-layer ``nn.LSTM`` so layer sizes may differ; whole
-    sequences run through the fused ``nn.LSTM`` kernels, single steps through :meth:`step` with one matmul per
-    layer.
-    """
-
-    def __init__(self, input_size: int, hidden_sizes: tuple[int, ...]) -> None:
-        super().__init__()
-        self.input_size = input_size
-        self.hidden_sizes = hidden_sizes
-        sizes = (input_size, *hidden_sizes)
-        self.layers = nn.ModuleList(
-            nn.LSTM(sizes[k], sizes[k + 1], batch_first=True) for k in range(len(hidden_sizes))
-        )
-
-    @property
-    def state_size(self) -> int:
-        """Width of the flattened state [c0, h0, c1, h1, ...]."""
-        return 2 * sum(self.hidden_sizes)
-
-    def split_state(self, flat: Tensor) -> State:
-        """Split (B, state_size) in Magenta's order [c0, h0, c1, h1, ...] into per-layer (h, c)."""
-        state: State = []
-        start = 0
-        for size in self.hidden_sizes:
-            c = flat[:, start : start + size]
-            h = flat[:, start + size : start + 2 * size]
-            state.append((h.contiguous(), c.contiguous()))
-            start += 2 * size
-        return state
-
-    def forward(self, x: Tensor, state: State) -> Tensor:
-        """Run a whole sequence x (B, T, input_size) from ``state``; returns the top layer's h, (B, T, H_top)."""
-        out = x
-        for layer, (h, c) in zip(self.layers, state, strict=True):
-            out, _ = _run_lstm(layer, out, (h.unsqueeze(0).to(out.dtype), c.unsqueeze(0).to(out.dtype)))
-        return out
-
-    def reset_parameters_magenta(self, generator: torch.Generator | None = None) -> None:
-        """Magenta's initialisation: glorot-uniform over the TF kernel [in + H, 4H], zero bias, forget bias 1."""
-        for layer in self.layers:
-            fan_in = layer.input_size + layer.hidden_size
-            fan_out = 4 * layer.hidden_size
-            _glorot_uniform_(layer.weight_ih_l0, fan_in, fan_out, generator)
-            _glorot_uniform_(layer.weight_hh_l0, fan_in, fan_out, generator)
-            with torch.no_grad():
-                layer.bias_ih_l0.zero_()
-                layer.bias_hh_l0.zero_()
-                hs = layer.hidden_size
-                layer.bias_ih_l0[hs : 2 * hs] = 1.0  # LSTMBlockCell forget_bias=1.0, folded into the bias
-
-
-class _FusedSteps:
-    """Weights prepared once per decode call for step-by-step decoding: one matmul per layer per step.
-
-    Layer 0's input is [one-hot(prev class), cond]: the cond part is constant over a sequence, so it is
-    projected once per sequence (:meth:`project`), and the one-hot part is a row lookup (row ``num_classes`` is
-    the zero start input). Layers above read [h_below, h_own] against ``cat(weight_ih, weight_hh)``.
-    """
-
-    def __init__(self, stack: LstmStack, num_classes: int, dtype: torch.dtype) -> None:
-        first = stack.layers[0]
-        w_ih = first.weight_ih_l0
-        table = w_ih[:, :num_classes].t()  # (num_classes, 4H): one-hot @ W^T is a row lookup
-        self.table = torch.cat([table, table.new_zeros(1, table.shape[1])]).to(dtype)
-        self.w_cond = w_ih[:, num_classes:].to(dtype)
-        self.bias0 = (first.bias_ih_l0 + first.bias_hh_l0).to(dtype)
-        self.w_hh0 = first.weight_hh_l0.to(dtype)
-        self.upper = [
-            (
-                torch.cat([layer.weight_ih_l0, layer.weight_hh_l0], dim=1).to(dtype),
-                (layer.bias_ih_l0 + layer.bias_hh_l0).to(dtype),
-            )
-            for layer in stack.layers[1:]
-        ]
-        self.dtype = dtype
-
-    def project(self, cond: Tensor) -> Tensor:
-        """Layer 0's constant pre-activation from cond (B, cond_size), bias included: (B, 4H)."""
-        return F.linear(cond.to(self.dtype), self.w_cond, self.bias0)
-
-    def step(self, prev: Tensor, state: State, cond_pre: Tensor) -> tuple[Tensor, State]:
-        """Advance every layer by one step; ``prev`` (B,) holds class indices (``num_classes`` = zero input)."""
-        h, c = state[0]
-        gates = torch.addmm(cond_pre + self.table[prev], h.to(self.dtype), self.w_hh0.t())
-        h, c = _lstm_cell(gates, c)
-        new_state = [(h, c)]
-        x = h
-        for (w, b), (h_l, c_l) in zip(self.upper, state[1:], strict=True):
-            gates = F.linear(torch.cat([x, h_l], dim=1).to(self.dtype), w, b)
-            h_l, c_l = _lstm_cell(gates, c_l)
-            new_state.append((h_l, c_l))
-            x = h_l
-        return x, new_state
-
-
-def _sample_classes(logits: Tensor, temperature: float, generator: torch.Generator | None) -> Tensor:
-    """Draw one class per row from softmax(logits / temperature) (Gumbel-max); temperature 0 means argmax."""
-    if temperature == 0:
-        return logits.argmax(dim=-1)
-    u = torch.rand(logits.shape, generator=generator, device=logits.device, dtype=torch.float32)
-    gumbel = -torch.log(-torch.log(u.clamp_min(torch.finfo(torch.float32).tiny)))
-    return (logits.float() / temperature + gumbel).argmax(dim=-1)
+# the architecture and its presets are read with the model
+__all__ = [
+    "PRESETS",
+    "BidirectionalLstmEncoder",
+    "CategoricalLstmDecoder",
+    "FlatLstmDecoder",
+    "HierarchicalLstmDecoder",
+    "MusicVAE",
+    "MusicVAEConfig",
+    "reconstruction_loss",
+]
 
 
 # --------------------------------------------------------------------------- encoder
@@ -308,12 +75,13 @@ class BidirectionalLstmEncoder(nn.Module):
 
     @property
     def output_size(self) -> int:
-        return 2 * self.layers[-1].hidden_size
+        return 2 * lstm_layers(self.layers)[-1].hidden_size
 
     def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
         """Encoder output (B, 2 * H_last) of class indices x (B, T); ``lengths`` (B,) limits each sequence."""
         batch, steps = x.shape
-        dtype = self.layers[0].weight_ih_l0.dtype
+        layers = lstm_layers(self.layers)
+        dtype = lstm_parameters(layers[0])[0].dtype
         onehot = F.one_hot(x.long(), self.num_classes).to(dtype)  # (B, T, C)
         if lengths is not None:
             lengths = torch.as_tensor(lengths, dtype=torch.long).cpu()
@@ -322,36 +90,27 @@ class BidirectionalLstmEncoder(nn.Module):
                 raise ValueError(msg)
             if int(lengths.min()) == steps:
                 lengths = None  # all full length: the unpacked path is faster and identical
-        if lengths is None:
-            out = onehot
-            for layer in self.layers:
-                out, (h_n, _) = _run_lstm(layer, out)
-        else:
+        out: Tensor | nn.utils.rnn.PackedSequence = onehot
+        if lengths is not None:
             out = nn.utils.rnn.pack_padded_sequence(onehot, lengths, batch_first=True, enforce_sorted=False)
-            for layer in self.layers:
-                out, (h_n, _) = _run_lstm(layer, out)
+        for layer in layers:
+            out, (h_n, _) = run_lstm(layer, out)
         # h_n: (2, B, H) = final fw state (after step len-1), final bw state (after step 0)
         return torch.cat([h_n[0], h_n[1]], dim=-1)
 
     def reset_parameters_magenta(self, generator: torch.Generator | None = None) -> None:
         """Glorot-uniform kernels, zero biases plus forget bias 1 (as Magenta's ``LSTMBlockCell``)."""
-        for layer in self.layers:
-            hs = layer.hidden_size
-            fan_in, fan_out = layer.input_size + hs, 4 * hs
+        for layer in lstm_layers(self.layers):
             for suffix in ("l0", "l0_reverse"):
-                _glorot_uniform_(getattr(layer, f"weight_ih_{suffix}"), fan_in, fan_out, generator)
-                _glorot_uniform_(getattr(layer, f"weight_hh_{suffix}"), fan_in, fan_out, generator)
-                with torch.no_grad():
-                    getattr(layer, f"bias_ih_{suffix}").zero_()
-                    getattr(layer, f"bias_hh_{suffix}").zero_()
-                    getattr(layer, f"bias_ih_{suffix}")[hs : 2 * hs] = 1.0
+                reset_lstm_magenta(layer, suffix, generator)
 
 
 # --------------------------------------------------------------------------- decoders
 
 
 def _previous_classes(targets: Tensor, first: Tensor | None, zero_class: int) -> Tensor:
-    """Input classes for teacher forcing: targets shifted right by one, ``first`` (or the zero input) at t = 0."""
+    """Input classes for teacher forcing: targets shifted right by one, ``first`` (or the zero input) at t =
+    0."""
     if first is None:
         first = torch.full_like(targets[:, 0], zero_class)
     return torch.cat([first.long().unsqueeze(1), targets[:, :-1].long()], dim=1)
@@ -366,7 +125,8 @@ class CategoricalLstmDecoder(nn.Module):
     """Magenta's ``CategoricalLstmDecoder`` conditioned on a vector ``cond`` (z, or a conductor output).
 
     Initial state = split(tanh(initial_state(cond))); input at each step = concat(one-hot(prev class), cond);
-    logits = output_projection(h_top). Start inputs are class indices where ``num_classes`` means the zero vector.
+    logits = output_projection(h_top). Start inputs are class indices where ``num_classes`` means the zero
+    vector.
     """
 
     def __init__(self, num_classes: int, cond_size: int, hidden_sizes: tuple[int, ...]) -> None:
@@ -377,7 +137,7 @@ class CategoricalLstmDecoder(nn.Module):
         self.output_projection = nn.Linear(hidden_sizes[-1], num_classes)
 
     def _state(self, cond: Tensor) -> State:
-        return self.rnn.split_state(_full_precision(torch.tanh(self.initial_state(cond))))
+        return self.rnn.split_state(full_precision(torch.tanh(self.initial_state(cond))))
 
     def teacher_forced(
         self,
@@ -389,9 +149,9 @@ class CategoricalLstmDecoder(nn.Module):
     ) -> Tensor:
         """Logits (N, T, C) for targets (N, T), the true previous class being the input (``first`` at t = 0).
 
-        With ``sampling_probability`` p > 0, each example's input for step t + 1 is, with probability p, a class
-        sampled from the model's own softmax at step t (temperature 1) instead of targets[:, t] (Magenta's
-        ``ScheduledOutputTrainingHelper``). The draws come from ``generator``.
+        With ``sampling_probability`` p > 0, each example's input for step t + 1 is, with probability p, a
+        class sampled from the model's own softmax at step t (temperature 1) instead of targets[:, t]
+        (Magenta's ``ScheduledOutputTrainingHelper``). The draws come from ``generator``.
         """
         n, steps = targets.shape
         if not 0.0 <= sampling_probability <= 1.0:
@@ -411,7 +171,7 @@ class CategoricalLstmDecoder(nn.Module):
             return self.output_projection(self.rnn(x, self._state(cond)))
 
         def choose(t: int, logits: Tensor) -> Tensor:
-            sampled = _sample_classes(logits.detach(), 1.0, generator)
+            sampled = sample_classes(logits.detach(), 1.0, generator)
             return torch.where(use_sample[:, t], sampled, targets[:, t].long())
 
         logits, _ = self._run_steps(cond, steps, first, choose)
@@ -424,7 +184,7 @@ class CategoricalLstmDecoder(nn.Module):
         temperature: float = 1.0,
         generator: torch.Generator | None = None,
         first: Tensor | None = None,
-        fused: _FusedSteps | None = None,
+        fused: FusedSteps | None = None,
     ) -> tuple[Tensor, Tensor]:
         """Free-running decode: (classes (N, length), logits (N, length, C)); ``first`` (N,) = start class.
 
@@ -432,28 +192,30 @@ class CategoricalLstmDecoder(nn.Module):
         """
 
         def choose(t: int, logits: Tensor) -> Tensor:
-            return _sample_classes(logits, temperature, generator)
+            return sample_classes(logits, temperature, generator)
 
         logits, classes = self._run_steps(cond, length, first, choose, fused)
         return classes, logits
 
-    def prepare_steps(self, device: torch.device) -> _FusedSteps:
-        """Weights for step-by-step decoding, in the compute dtype (the autocast dtype inside autocast)."""
-        return _FusedSteps(
-            self.rnn, self.num_classes, _compute_dtype(device, self.initial_state.weight.dtype)
+    def prepare_steps(self, device: torch.device) -> FusedSteps:
+        """Weights for step-by-step decoding in the compute dtype (the autocast dtype inside autocast), output
+        projection included; prepared once and reused until the weights change (outside autograd)."""
+        dtype = compute_dtype(device, self.initial_state.weight.dtype)
+        return prepared(
+            self,
+            ("steps", dtype),
+            lambda: FusedSteps(self.rnn, self.num_classes, dtype, self.output_projection),
         )
 
     def _run_steps(
-        self, cond: Tensor, steps: int, first: Tensor | None, choose: Any, fused: _FusedSteps | None = None
+        self, cond: Tensor, steps: int, first: Tensor | None, choose: Any, fused: FusedSteps | None = None
     ) -> tuple[Tensor, Tensor]:
-        """Step loop shared by sampling and scheduled sampling; ``choose(t, logits_t)`` gives the next input."""
+        """Step loop shared by sampling and scheduled sampling; ``choose(t, logits_t)`` gives the next
+        input."""
         n = cond.shape[0]
         fused = self.prepare_steps(cond.device) if fused is None else fused
-        dtype = fused.dtype
         cond_pre = fused.project(cond)
         state = self._state(cond)
-        w_out = self.output_projection.weight.to(dtype)
-        b_out = self.output_projection.bias.to(dtype)
         if first is None:
             prev = torch.full((n,), self.num_classes, dtype=torch.long, device=cond.device)
         else:
@@ -461,7 +223,7 @@ class CategoricalLstmDecoder(nn.Module):
         all_logits, all_classes = [], []
         for t in range(steps):
             top, state = fused.step(prev, state, cond_pre)
-            logits = _full_precision(F.linear(top.to(dtype), w_out, b_out))
+            logits = full_precision(fused.output(top))
             prev = choose(t, logits)
             all_logits.append(logits)
             all_classes.append(prev)
@@ -471,7 +233,7 @@ class CategoricalLstmDecoder(nn.Module):
         """Glorot-uniform kernels and zero biases, as Magenta's default-initialised layers."""
         self.rnn.reset_parameters_magenta(generator)
         for dense in (self.initial_state, self.output_projection):
-            _glorot_uniform_(dense.weight, dense.in_features, dense.out_features, generator)
+            glorot_uniform_(dense.weight, dense.in_features, dense.out_features, generator)
             with torch.no_grad():
                 dense.bias.zero_()
 
@@ -479,9 +241,10 @@ class CategoricalLstmDecoder(nn.Module):
 class HierarchicalLstmDecoder(nn.Module):
     """Magenta's ``HierarchicalLstmDecoder`` with two levels and ``disable_autoregression=True``.
 
-    A conductor LSTM, started from split(tanh(conductor_initial_state(z))) and fed a constant 1-wide zero input,
-    emits one embedding e_i per bar. Bar i is decoded by the core :class:`CategoricalLstmDecoder` conditioned on
-    e_i alone (state reset from e_i every bar); its first input is the last class of bar i - 1 (zero for bar 0).
+    A conductor LSTM, started from split(tanh(conductor_initial_state(z))) and fed a constant 1-wide zero
+    input, emits one embedding e_i per bar. Bar i is decoded by the core :class:`CategoricalLstmDecoder`
+    conditioned on e_i alone (state reset from e_i every bar); its first input is the last class of bar i - 1
+    (zero for bar 0).
     """
 
     def __init__(
@@ -500,7 +263,7 @@ class HierarchicalLstmDecoder(nn.Module):
 
     def conductor_outputs(self, z: Tensor, n_bars: int) -> Tensor:
         """Bar embeddings (B, n_bars, H) from z (B, Z): the conductor never sees the decoded notes."""
-        state = self.conductor.split_state(_full_precision(torch.tanh(self.conductor_initial_state(z))))
+        state = self.conductor.split_state(full_precision(torch.tanh(self.conductor_initial_state(z))))
         dtype = self.conductor_initial_state.weight.dtype
         zeros = torch.zeros(z.shape[0], n_bars, 1, dtype=dtype, device=z.device)
         return self.conductor(zeros, state)
@@ -519,7 +282,8 @@ class HierarchicalLstmDecoder(nn.Module):
         generator: torch.Generator | None = None,
     ) -> Tensor:
         """Logits (B, T, C). The bars run as one batch of B * n_bars sequences: bar i starts from e_i and from
-        the true last class of bar i - 1 (the zero input for bar 0), exactly Magenta's per-bar teacher forcing.
+        the true last class of bar i - 1 (the zero input for bar 0), exactly Magenta's per-bar teacher
+        forcing.
         """
         batch, steps = targets.shape
         n_bars = self._n_bars(steps)
@@ -551,17 +315,19 @@ class HierarchicalLstmDecoder(nn.Module):
         return torch.cat(classes, dim=1), torch.cat(logits, dim=1)
 
     def reset_parameters_magenta(self, generator: torch.Generator | None = None) -> None:
-        """Glorot-uniform kernels and zero biases (forget bias 1 in the LSTMs), as Magenta initialises them."""
+        """Glorot-uniform kernels and zero biases (forget bias 1 in the LSTMs), as Magenta initialises
+        them."""
         self.conductor.reset_parameters_magenta(generator)
         dense = self.conductor_initial_state
-        _glorot_uniform_(dense.weight, dense.in_features, dense.out_features, generator)
+        glorot_uniform_(dense.weight, dense.in_features, dense.out_features, generator)
         with torch.no_grad():
             dense.bias.zero_()
         self.core.reset_parameters_magenta(generator)
 
 
 class FlatLstmDecoder(nn.Module):
-    """Magenta's flat ``CategoricalLstmDecoder`` conditioned on z (wraps the generic decoder with cond = z)."""
+    """Magenta's flat ``CategoricalLstmDecoder`` conditioned on z (wraps the generic decoder with cond =
+    z)."""
 
     def __init__(self, num_classes: int, z_size: int, hidden_sizes: tuple[int, ...]) -> None:
         super().__init__()
@@ -591,16 +357,13 @@ class FlatLstmDecoder(nn.Module):
 class MusicVAE(nn.Module):
     """MusicVAE: bidirectional LSTM encoder -> (mu, sigma) -> flat or hierarchical categorical LSTM decoder.
 
-    Parameters
-    ----------
-    config : MusicVAEConfig
+    Parameters ---------- config : MusicVAEConfig
         Architecture.
     generator : torch.Generator, optional
         Source of the initial random weights (Magenta's initialisers: glorot-uniform kernels, N(0, 0.001) for
         ``mu`` and ``sigma``, zero biases, LSTM forget bias 1). Ignored when weights are loaded afterwards.
 
-    Examples
-    --------
+    Examples --------
     >>> model = MusicVAE(MusicVAEConfig(z_size=8, enc_rnn_size=(16,), dec_rnn_size=(16,), max_seq_len=32))
     >>> x = torch.zeros(2, 32, dtype=torch.long)
     >>> mu, sigma = model.encode(x)
@@ -615,12 +378,15 @@ class MusicVAE(nn.Module):
         self.mu = nn.Linear(self.encoder.output_size, config.z_size)
         self.sigma = nn.Linear(self.encoder.output_size, config.z_size)
         if config.level_lengths is None:
-            self.decoder: nn.Module = FlatLstmDecoder(config.num_classes, config.z_size, config.dec_rnn_size)
+            self.decoder: FlatLstmDecoder | HierarchicalLstmDecoder = FlatLstmDecoder(
+                config.num_classes, config.z_size, config.dec_rnn_size
+            )
         else:
             self.decoder = HierarchicalLstmDecoder(
                 config.num_classes, config.z_size, config.dec_rnn_size, config.level_lengths
             )
-        self.reset_parameters_magenta(generator)
+        if not self.mu.weight.is_meta:  # on the meta device (shapes only) there is nothing to initialise
+            self.reset_parameters_magenta(generator)
 
     def reset_parameters_magenta(self, generator: torch.Generator | None = None) -> None:
         """Re-initialise every weight the way Magenta's graph does (see the class docstring)."""
@@ -632,7 +398,8 @@ class MusicVAE(nn.Module):
         self.decoder.reset_parameters_magenta(generator)
 
     def encoder_output(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
-        """concat(h_fw_final, h_bw_final) of the last encoder layer, (B, 2 * H_last): the input of mu and sigma."""
+        """concat(h_fw_final, h_bw_final) of the last encoder layer, (B, 2 * H_last): the input of mu and
+        sigma."""
         return self.encoder(x, lengths)
 
     def encode(self, x: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, Tensor]:
@@ -663,8 +430,8 @@ class MusicVAE(nn.Module):
     ) -> tuple[Tensor, Tensor]:
         """Free-running decode of z (B, Z): (classes LongTensor (B, length), logits (B, length, 90)).
 
-        Each step draws from softmax(logits / temperature) and feeds the draw back; ``temperature=0`` takes the
-        argmax. Logits are returned before the temperature is applied.
+        Each step draws from softmax(logits / temperature) and feeds the draw back; ``temperature=0`` takes
+        the argmax. Logits are returned before the temperature is applied.
         """
         if length < 1:
             msg = f"length must be >= 1, got {length}"
@@ -673,6 +440,7 @@ class MusicVAE(nn.Module):
 
 
 def reconstruction_loss(logits: Tensor, targets: Tensor) -> Tensor:
-    """Magenta's r_loss: softmax cross-entropy summed over steps, (B,), from logits (B, T, C) and targets (B, T)."""
-    ce = F.cross_entropy(_full_precision(logits).transpose(1, 2), targets.long(), reduction="none")  # (B, T)
+    """Magenta's r_loss: softmax cross-entropy summed over steps, (B,), from logits (B, T, C) and targets (B,
+    T)."""
+    ce = F.cross_entropy(full_precision(logits).transpose(1, 2), targets.long(), reduction="none")  # (B, T)
     return ce.sum(dim=1)

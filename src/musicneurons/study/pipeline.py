@@ -325,7 +325,7 @@ class PartResult:
 
 def _load_model(name: str | None, config: StudyConfig) -> TrainedModel:
     from musicneurons.device import configure_cpu_numerics
-    from musicneurons.model.checkpoints import load_model
+    from musicneurons.model.load import load_model
 
     configure_cpu_numerics()
     return load_model(name, device=config.device, precision=config.precision)
