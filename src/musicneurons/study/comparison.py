@@ -208,6 +208,10 @@ def add_comparisons(
 
     n_music_2bar = next((p["neurons"]["n_music"] for p in parts.values() if _bars(p) == 2), None)
     for key, part in parts.items():
+        for role in ("pitch_neuron", "rhythm_neuron"):  # stability is always that of the reported neuron
+            r = part.get(role) or {}
+            if "rank" in r and "rank_shares" in r:
+                r["stability"] = float(r["rank_shares"].get(str(r["rank"]), 0.0))
         bars = _bars(part)
         embedded = str(part.get("model", "")) in EMBEDDED_MODELS
         measured = measures_from_summary(part)
