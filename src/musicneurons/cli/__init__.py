@@ -25,11 +25,12 @@ Typical pipeline (each step writes Parquet / safetensors you can open yourself):
   musicneurons features windows/windows.parquet --out f.parquet   jSymbolic P/R/M features
   musicneurons train windows/windows.parquet --out run/        train a MusicVAE (Magenta's objective)
   musicneurons center run/model windows/windows.parquet --out model/   fold the mean mu into it (exact)
+  musicneurons encode windows/ --model model/ --out latents/   corpus-scale mu and sigma (sharded, resumable)
   musicneurons study --out study-out/                        the whole paper, figures and HTML report
 Run `musicneurons COMMAND --help` for each command's options."""
 
 # command modules under musicneurons.cli, in the order `--help` lists them
-COMMANDS: tuple[str, ...] = ("extract", "convert", "features", "train", "center", "study")
+COMMANDS: tuple[str, ...] = ("extract", "convert", "features", "train", "center", "encode", "study")
 
 # exceptions that mean "the input is wrong", reported as one line with exit code 2
 USER_ERRORS: tuple[type[BaseException], ...] = (

@@ -27,6 +27,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--midi", default=None, help="folder of MIDI files to study instead of the embedded corpus"
     )
     p.add_argument(
+        "--windows",
+        default=None,
+        help="windows.parquet from `extract` (or a folder of them) to study instead of the embedded corpus",
+    )
+    p.add_argument(
+        "--latents",
+        default=None,
+        help="latents folder from `musicneurons encode` (same --model and windows): read mu and sigma "
+        "instead of encoding the corpus",
+    )
+    p.add_argument(
         "--bars",
         type=int,
         nargs="+",
@@ -92,6 +103,8 @@ def run(args: argparse.Namespace) -> int:
     config = StudyConfig(
         model=args.model,
         midi=args.midi,
+        windows=args.windows,
+        latents=args.latents,
         bars=bars,
         n_random=args.n_random,
         seed=args.seed,

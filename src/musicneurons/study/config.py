@@ -25,6 +25,12 @@ class StudyConfig:
         window length in ``bars``.
     midi : str, optional
         A folder of MIDI files to extract windows from (Magenta's converter rules); None: the embedded corpus.
+    windows : str, optional
+        A ``windows.parquet`` from ``extract`` or a folder of them (as ``musicneurons encode`` reads them),
+        instead of ``midi`` or the embedded corpus.
+    latents : str, optional
+        A latents folder written by ``musicneurons encode`` from the same windows with the same model: μ and σ
+        of the studied windows are read from it instead of encoding them (one part only).
     bars : tuple of int
         Window lengths to study, (2, 16) by default; with ``model`` it must match the model.
     n_random : int
@@ -60,6 +66,8 @@ class StudyConfig:
 
     model: str | None = None
     midi: str | None = None
+    windows: str | None = None
+    latents: str | None = None
     bars: tuple[int, ...] = (2, 16)
     n_random: int = 50_000
     seed: int = 0

@@ -70,6 +70,15 @@ class Part:
             "precision": self.config.precision,
         }
 
+    @property
+    def latents_source(self) -> dict[str, Any]:
+        """The precomputed latents read instead of encoding (``--latents``) as a stage parameter, or {}."""
+        if not self.config.latents:
+            return {}
+        from musicneurons.encode.latents import folder_fingerprint
+
+        return {"latents": folder_fingerprint(self.config.latents)}
+
     @cached_property
     def corpus_key(self) -> str:
         qpm = (
@@ -166,7 +175,15 @@ class Part:
 
 
 def _corpus(bars: int, config: StudyConfig, part_dir: Path) -> tuple[np.ndarray, pd.DataFrame, str]:
-    """Windows, their table and a description, from ``--midi`` or the embedded corpus."""
+    """Windows, their table and a description, from ``--midi``, ``--windows`` or the embedded corpus."""
+    if config.midi and config.windows:
+        msg = "give --midi or --windows, not both"
+        raise StudyError(msg)
+    if config.windows:
+        from musicneurons.encode.plan import read_window_tables
+
+        windows, frame = read_window_tables(config.windows)
+        return windows, frame, f"{len(windows):,} windows from {config.windows}"
     if config.midi:
         from musicneurons.data.corpus import extract_corpus, read_windows
 

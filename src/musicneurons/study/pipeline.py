@@ -143,8 +143,12 @@ STAGES: tuple[Stage, ...] = (
         "latents",
         "latents.npz",
         ("windows",),
-        lambda p: p.run_params,
-        lambda p: _encode(p, p.windows, "latents", "encode corpus"),
+        lambda p: {**p.run_params, **p.latents_source},
+        lambda p: (
+            st.stored_latents(p.model, p.config.latents, p.window_ids, p.windows)
+            if p.config.latents
+            else _encode(p, p.windows, "latents", "encode corpus")
+        ),
     ),
     Stage(
         "features",
@@ -386,6 +390,9 @@ def run_part(
 # --------------------------------------------------------------------------- the study
 def _parts(config: StudyConfig) -> list[tuple[int, str | None]]:
     """(bars, model name or path) per part."""
+    if config.latents and config.model is None and len(config.bars) != 1:
+        msg = "--latents holds one model's latents: give --model (or a single --bars for an embedded model)"
+        raise StudyError(msg)
     if config.model is None:
         return [(b, DEFAULT_MODELS[b]) for b in config.bars]
     return [(0, config.model)]  # bars read from the model once loaded
@@ -476,6 +483,8 @@ def _stage_timings(out: Path, parts: list[str]) -> dict[str, dict[str, Any]]:
 COMMAND_FLAGS = {
     "model": "--model",
     "midi": "--midi",
+    "windows": "--windows",
+    "latents": "--latents",
     "n_random": "--n-random",
     "seed": "--seed",
     "device": "--device",

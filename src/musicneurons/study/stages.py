@@ -130,6 +130,52 @@ def encode_latents(
     return {"mu": mu, "sigma": sigma}
 
 
+def stored_latents(
+    model: TrainedModel, folder: str, window_ids: np.ndarray, windows: np.ndarray, n_check: int = 8
+) -> dict[str, np.ndarray]:
+    """μ and σ of the studied windows, read from a latents folder of ``musicneurons encode`` (``--latents``).
+
+    The folder must name this model (its weights' fingerprint in ``encode.json``) and hold every studied id;
+    ``n_check`` windows spread over the set are encoded again and must agree with the stored μ (to 1e-4 in
+    fp32, 2e-2 when either side used bf16 or float16), which catches latents of other windows under the
+    same ids. Raises StudyError naming what does not match.
+    """
+    from musicneurons.encode.latents import model_fingerprint as weights_fingerprint
+    from musicneurons.encode.latents import read_latents, read_records
+    from musicneurons.errors import UserError
+    from musicneurons.study.config import StudyError
+
+    records = read_records(folder)
+    if not records:
+        msg = f"--latents {folder}: no encode.json here (write the folder with `musicneurons encode`)"
+        raise StudyError(msg)
+    ours = weights_fingerprint(model.module.state_dict())
+    theirs = {r.get("model_fingerprint") for r in records}
+    if theirs != {ours}:
+        names = ", ".join(str(t)[:12] for t in sorted(map(str, theirs)))
+        msg = f"--latents {folder} was encoded by another model (weights {names}..., this one "
+        msg += f"{ours[:12]}...); give the --model that encoded it"
+        raise StudyError(msg)
+    try:
+        _, mu, sigma = read_latents(folder, np.asarray(window_ids, dtype=np.int64))
+    except UserError as exc:
+        msg = f"--latents: {exc}; encode the same windows as the study reads (--windows)"
+        raise StudyError(msg) from exc
+    low = model.precision == "bf16" or any(
+        r.get("precision") == "bf16" or r.get("dtype") == "float16" for r in records
+    )
+    tolerance = 2e-2 if low else 1e-4
+    pick = np.unique(np.linspace(0, len(windows) - 1, min(n_check, len(windows))).astype(int))
+    _, fresh, _ = model.encode(windows[pick], rng=np.random.default_rng(0))
+    gap = np.abs(fresh - mu[pick]).max(axis=1)
+    if np.any(gap > tolerance):
+        row = pick[int(np.argmax(gap))]
+        msg = f"--latents {folder}: window_id {window_ids[row]} has stored mu {gap.max():.3g} away from what "
+        msg += "the model gives for the studied window: the latents were computed from other windows"
+        raise StudyError(msg)
+    return {"mu": mu, "sigma": sigma}
+
+
 def features_table(windows: np.ndarray, qpm: np.ndarray, window_id: np.ndarray) -> pd.DataFrame:
     """music21 jSymbolic features (and extras) per window at its own tempo, keyed by ``window_id``."""
     from musicneurons.features.registry import compute_features

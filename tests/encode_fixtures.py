@@ -1,0 +1,40 @@
+"""Shared by the encode tests: a tiny saved model and window tables in ``extract``'s schema."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import torch
+
+from musicneurons.model.checkpoints import save_model
+from musicneurons.model.musicvae import MusicVAE, MusicVAEConfig
+
+TINY = MusicVAEConfig(z_size=8, enc_rnn_size=(16,), dec_rnn_size=(16,), max_seq_len=32)
+
+
+def save_tiny_model(folder: Path, seed: int = 0, config: MusicVAEConfig = TINY) -> Path:
+    """A randomly initialised 2-bar MusicVAE (z = 8 unless ``config`` says otherwise) saved in our format."""
+    torch.manual_seed(seed)
+    return save_model(MusicVAE(config), folder)
+
+
+def random_windows(n: int, rng: np.random.Generator, steps: int = 32) -> np.ndarray:
+    """int8 (n, steps) class indices 0..89."""
+    return rng.integers(0, 90, size=(n, steps)).astype(np.int8)
+
+
+def write_windows(
+    path: Path, windows: np.ndarray, ids: np.ndarray | None = None, row_group: int = 50
+) -> Path:
+    """A table with ``extract``'s key columns (window_id, source, window), in row groups of ``row_group``."""
+    n, steps = windows.shape
+    ids = np.arange(n, dtype=np.int64) if ids is None else np.asarray(ids, dtype=np.int64)
+    offsets = pa.array(np.arange(0, (n + 1) * steps, steps, dtype=np.int32))
+    column = pa.ListArray.from_arrays(offsets, pa.array(windows.reshape(-1), type=pa.int8()))
+    table = pa.table({"window_id": ids, "source": [f"piece{i // 7}.mid" for i in range(n)], "window": column})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, path, row_group_size=row_group)
+    return path
