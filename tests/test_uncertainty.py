@@ -179,3 +179,13 @@ def test_piece_level_coincidences_are_not_significant_but_real_links_are():
     assert result.significant[1, 1]
     assert result.share_matched == 1.0
     assert result.null.shape == (20, 2, 3)
+
+
+def test_no_two_pieces_of_one_size_means_no_null():
+    rng = np.random.default_rng(0)
+    sources = np.repeat(np.arange(4), [2, 3, 4, 5])
+    x = rng.normal(size=(14, 1))
+    result = phik_permutation_null(x, x + rng.normal(0, 0.1, (14, 1)), sources, n_permutations=3, rng=rng)
+    assert result.share_matched == 0.0
+    assert np.isnan(result.threshold).all()
+    assert not result.significant.any()

@@ -100,8 +100,9 @@ def additions(part: Part) -> dict[str, Any]:
     extra: dict[str, Any] = json.loads(str(part.data["uncertainty"]["json"]))
     null = part.data.get("phik_null")
     if null is not None and len(null):
+        tested = null[np.isfinite(null["null_threshold"])]  # no null where no two pieces share a size
         extra["phik_significance"] = {
-            "share_significant": float(null["significant"].mean()),
+            "share_significant": float(tested["significant"].mean()) if len(tested) else None,
             "null_median": float(null["null_median"].iloc[0]),
             "share_windows_matched": float(null["share_matched"].iloc[0]),
             "n_permutations": N_PERMUTATIONS,
@@ -139,10 +140,15 @@ def phik_null_table(part: Part, n_permutations: int) -> pd.DataFrame:
             "rank": np.tile(neurons["rank"].to_numpy(), len(features)),
             "significant": result.significant.ravel(),
             "null_threshold": np.repeat(result.threshold, m),
-            "null_median": float(np.nanmedian(result.null)) if result.null.size else np.nan,
+            "null_median": _median(result.null),
             "share_matched": result.share_matched,
         }
     )
+
+
+def _median(values: np.ndarray) -> float:
+    finite = values[np.isfinite(values)]
+    return float(np.median(finite)) if finite.size else float("nan")
 
 
 def _free_running_windows(part: Part) -> int:
@@ -286,6 +292,8 @@ def _phik_sentence(part: Mapping[str, Any]) -> str:
     sig = part.get("phik_significance")
     if not sig:
         return ""
+    if sig["share_significant"] is None:
+        return "No two pieces have the same number of windows, so φ_K has no piece-shuffled null here."
     return (
         f"{sig['share_significant']:.0%} of the φ_K cells stand out from pieces' latents shuffled between "
         f"pieces ({sig['n_permutations']} shuffles; null median φ_K {sig['null_median']:.2f}); the others "

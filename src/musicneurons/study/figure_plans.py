@@ -175,7 +175,7 @@ def _split_facts(v: FigureView) -> dict[str, str]:
 def _significance_wide(v: FigureView) -> pd.DataFrame | None:
     """Per feature (rows) and neuron rank (columns): φ_K above the piece-shuffled null (None: none)."""
     null = v.load("phik_null")
-    if null is None or not len(null):
+    if null is None or not np.isfinite(null["null_threshold"]).any():
         return None
     return null.pivot(index="feature", columns="rank", values="significant").astype(bool)
 
