@@ -1,61 +1,165 @@
-"""Training throughput (examples/s) of the embedded default configs on this machine, fp32 and bf16 autocast.
+"""Training throughput (examples/s): this code's training step against the previous implementation.
 
-One optimiser step = encode + reparameterise + teacher-forced decode + Magenta loss + backward + clipping + TF Adam,
-on random windows. Run: ``.venv/bin/python bench/bench_train.py [--threads 1] [--steps 5]``. The machine is shared:
-compare fp32 and bf16 from the same run, not across runs.
+One optimiser step = encode + reparameterise + teacher-forced decode + Magenta loss + backward + clipping +
+TF Adam, on random windows. "previous" is the training module of an earlier commit (``--reference``, default
+the last commit before the training step was rewritten), loaded from ``git show`` into a temporary module and
+run on the same model and batch; "new" is :func:`musicneurons.training.loop.train_step`. The two are timed
+alternately in one process, so both see the same load. Printed: median examples per second of wall time and
+per CPU-second of this process (with one thread the latter hardly depends on what else runs on the machine),
+the CPU model, the load average and the OpenMP wait policy. Each wait policy needs its own process (OpenMP
+reads it at start-up): ``--policy both`` runs the bench once under each.
+
+Run: ``.venv/bin/python bench/bench_train.py [--threads 1] [--steps 8] [--policy both] [--bf16]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import importlib.util
+import os
+import platform
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
-import numpy as np
-import torch
-
-from musicneurons.device import configure_cpu_numerics
-from musicneurons.model.musicvae import MusicVAE
-from musicneurons.training.train import TRAIN_PRESETS, TFAdam, clip_gradients, loss_terms
+REFERENCE = "bd0e05b"  # the last commit with the single-module training loop (nn.LSTM over [one-hot, z])
+REFERENCE_PATH = "src/musicneurons/training/train.py"
 
 
-def examples_per_second(preset: str, *, bf16: bool, steps: int, batch_size: int | None = None) -> float:
-    model_config, cfg = TRAIN_PRESETS[preset]
-    batch = batch_size or cfg.batch_size
-    model = MusicVAE(model_config, generator=torch.Generator().manual_seed(0))
-    opt = TFAdam(model.parameters())
-    rng = np.random.default_rng(0)
-    x = torch.as_tensor(rng.integers(0, 90, size=(batch, model_config.max_seq_len)), dtype=torch.long)
-    params = list(model.parameters())
-    times = []
-    for step in range(steps + 1):  # the first step warms up allocators and oneDNN kernels
-        t0 = time.perf_counter()
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            mu, sigma = model.encode(x)
-            mu, sigma = mu.float(), sigma.float()
-            z = mu + sigma * torch.randn(mu.shape)
-            logits = model.decode_teacher_forced(z, x)
-        loss = loss_terms(logits, x, mu, sigma, step, cfg)["loss"]
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        clip_gradients(params, cfg)
-        opt.step()
-        times.append(time.perf_counter() - t0)
-    return batch / float(np.median(times[1:]))
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def load_reference(rev: str):
+    """The training module of commit ``rev``, imported from a temporary file."""
+    root = Path(__file__).resolve().parents[1]
+    source = subprocess.run(
+        ["git", "show", f"{rev}:{REFERENCE_PATH}"], cwd=root, capture_output=True, text=True, check=True
+    ).stdout
+    tmp = Path(tempfile.mkdtemp()) / "reference_train.py"
+    tmp.write_text(source)
+    spec = importlib.util.spec_from_file_location("reference_train", tmp)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def reference_step(ref, model, opt, x, step, cfg) -> None:
+    """The previous loop body: model.encode / decode_teacher_forced, its loss, clipping and Adam."""
+    import torch
+
+    gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
+    p_sample = ref.sampling_probability(step, cfg)
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
+        mu, sigma = model.encode(x)
+        mu, sigma = mu.float(), sigma.float()
+        z = mu + sigma * torch.randn(mu.shape, generator=gen)
+        logits = model.decode_teacher_forced(z, x, sampling_probability=p_sample, generator=gen)
+    terms = ref.loss_terms(logits, x, mu, sigma, step, cfg)
+    opt.zero_grad(set_to_none=True)
+    terms["loss"].backward()
+    ref.clip_gradients(list(model.parameters()), cfg)
+    opt.step()
+
+
+def measure(args: argparse.Namespace) -> None:
+    import numpy as np
+    import torch
+
+    from musicneurons.device import configure_cpu_numerics
+    from musicneurons.model.musicvae import MusicVAE
+    from musicneurons.training.config import TRAIN_PRESETS
+    from musicneurons.training.loop import train_step
+    from musicneurons.training.optim import TFAdam
+
+    torch.set_num_threads(args.threads)
+    configure_cpu_numerics()
+    ref = load_reference(args.reference)
+    policy = os.environ.get("OMP_WAIT_POLICY", "default (spin)")
+    print(f"{cpu_model()}; torch {torch.__version__}; threads {args.threads}; OMP_WAIT_POLICY {policy}")
+    for preset in args.presets:
+        model_config, cfg = TRAIN_PRESETS[preset]
+        overrides = {"bf16": args.bf16}
+        if args.sampling:
+            overrides.update(sampling_schedule="constant", sampling_rate=args.sampling)
+        cfg = dataclasses.replace(cfg, **overrides)
+        batch = args.batch or cfg.batch_size
+        x = torch.as_tensor(
+            np.random.default_rng(0).integers(0, 90, size=(batch, model_config.max_seq_len)), dtype=torch.long
+        )
+        runs = {}
+        for name in ("previous", "new"):
+            model = MusicVAE(model_config, generator=torch.Generator().manual_seed(0))
+            opt = ref.TFAdam(model.parameters()) if name == "previous" else TFAdam(model.parameters())
+            runs[name] = (model, opt)
+        times: dict[str, list[float]] = {"previous": [], "new": []}
+        cpu: dict[str, list[float]] = {"previous": [], "new": []}  # CPU seconds of this process
+        load_before = os.getloadavg()[0]
+        for step in range(args.steps + 1):  # step 0 warms up allocators and kernels
+            for name, (model, opt) in runs.items():
+                t0, c0 = time.perf_counter(), time.process_time()
+                if name == "previous":
+                    reference_step(ref, model, opt, x, step, cfg)
+                else:
+                    train_step(model, opt, x, step, cfg)
+                if step:
+                    times[name].append(time.perf_counter() - t0)
+                    cpu[name].append(time.process_time() - c0)
+        load = (load_before + os.getloadavg()[0]) / 2
+        wall = {k: batch / float(np.median(v)) for k, v in times.items()}
+        per_cpu = {k: batch / float(np.median(v)) for k, v in cpu.items()}
+        label = f"{preset} batch {batch}" + (" bf16" if args.bf16 else "")
+        label += f" sampling p={args.sampling}" if args.sampling else ""
+        print(
+            f"{label}: previous {wall['previous']:6.1f} ex/s, new {wall['new']:6.1f} ex/s "
+            f"({wall['new'] / wall['previous']:.2f}x); per CPU-second: previous {per_cpu['previous']:6.1f}, "
+            f"new {per_cpu['new']:6.1f} ({per_cpu['new'] / per_cpu['previous']:.2f}x); "
+            f"load average {load:.1f}"
+        )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--steps", type=int, default=5)
-    parser.add_argument("--presets", nargs="+", default=["default-2bar", "default-16bar"])
+    parser.add_argument("--steps", type=int, default=8)
+    parser.add_argument("--batch", type=int, default=None, help="default: the preset's batch size")
+    parser.add_argument("--presets", nargs="+", default=["default-2bar"])
+    parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast (both take the model's path)")
+    parser.add_argument("--sampling", type=float, default=0.0, help="constant scheduled-sampling probability")
+    parser.add_argument("--reference", default=REFERENCE, help="git revision of the previous implementation")
+    parser.add_argument(
+        "--policy",
+        choices=("current", "passive", "default", "both"),
+        default="current",
+        help="OMP_WAIT_POLICY for the run: as set now, PASSIVE, unset (OpenMP's spin-wait), or both in turn",
+    )
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    configure_cpu_numerics()
-    print(f"threads={args.threads}  steps={args.steps}  torch {torch.__version__}")
-    for preset in args.presets:
-        fp32 = examples_per_second(preset, bf16=False, steps=args.steps)
-        bf16 = examples_per_second(preset, bf16=True, steps=args.steps)
-        print(f"{preset:15s} fp32 {fp32:8.1f} ex/s   bf16 {bf16:8.1f} ex/s   bf16/fp32 {bf16 / fp32:5.2f}")
+    if args.policy != "current":
+        rest, skip = [], False
+        for a in sys.argv[1:]:
+            if skip or a == "--policy" or a.startswith("--policy="):
+                skip = a == "--policy"
+                continue
+            rest.append(a)
+        for value in {"passive": ["PASSIVE"], "default": [None], "both": ["PASSIVE", None]}[args.policy]:
+            env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+            if value is not None:
+                env["OMP_WAIT_POLICY"] = value
+            subprocess.run([sys.executable, __file__, *rest], env=env, check=True)
+        return
+    measure(args)
 
 
 if __name__ == "__main__":

@@ -45,9 +45,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import os
+
+    # OpenMP threads spin while they wait by default: with another process on the cores a training step ran
+    # ~15x slower (docs/training.md). Passive waiting costs nothing measurable alone. Set before torch loads.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     import torch
 
-    from musicneurons.training.train import train_from_parquet
+    from musicneurons.training.loop import train_from_parquet
 
     if args.threads:
         torch.set_num_threads(args.threads)
