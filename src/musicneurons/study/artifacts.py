@@ -171,3 +171,14 @@ def cached(
     )
     log.info("%s: wrote %s in %.1f s", stage, path, seconds)
     return value
+
+
+def stage_timings(out: Path, parts: list[str]) -> dict[str, dict[str, Any]]:
+    """Seconds each stage took when its artifact was computed (from the sidecars)."""
+    timings: dict[str, dict[str, Any]] = {}
+    for key in parts:
+        for path in sorted((out / key).glob("*.meta.json")):
+            meta = read_meta(path.with_name(path.name.removesuffix(".meta.json")))
+            if meta:
+                timings[meta["stage"]] = {"seconds": meta.get("seconds"), "created": meta.get("created")}
+    return timings

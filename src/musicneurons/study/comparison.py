@@ -204,14 +204,20 @@ def _bars(part: Mapping[str, Any]) -> int:
     return int((part.get("model_config") or {}).get("max_seq_len", 32)) // 16
 
 
-def add_comparisons(
-    parts: Mapping[str, dict[str, Any]], manifest_tables: Mapping[str, Any] | None = None
-) -> None:
+def add_to_summary(summary: dict[str, Any], part: Part) -> None:
+    """Merge this module's stages' numbers into a part's summary (nested dicts merged key by key)."""
+    from musicneurons.analysis.measures import merge_into
+
+    merge_into(summary, additions(part))
+
+
+def add_comparisons(parts: Mapping[str, dict[str, Any]], out: Path) -> None:
     """Add ``paper_comparison`` and ``warnings`` to every part of a summary (in place); log the warnings."""
     from musicneurons.analysis.measures import measures_from_summary
     from musicneurons.analysis.paper import compare_with_paper
     from musicneurons.analysis.warnings import EMBEDDED_MODELS, paper_architecture, study_warnings
 
+    manifest_tables = manifests(out, list(parts))
     n_music_2bar = next((p["neurons"]["n_music"] for p in parts.values() if _bars(p) == 2), None)
     for key, part in parts.items():
         for role in ("pitch_neuron", "rhythm_neuron"):  # stability is always that of the reported neuron
@@ -234,7 +240,7 @@ def add_comparisons(
                 "model_config": part.get("model_config"),
                 "paper_model": measured["paper_model"],
                 "n_windows": part.get("n_windows"),
-                "manifest": (manifest_tables or {}).get(key),
+                "manifest": manifest_tables.get(key),
                 "free_running_accuracy": fr.get("accuracy"),
                 "hold_baseline_accuracy": fr.get("hold_baseline"),
                 "n_music": neurons.get("n_music"),
@@ -314,11 +320,12 @@ def _comparison_table(rows: Sequence[Mapping[str, str]]) -> str:
     return f'<table class="paper">{head}{body}</table>'
 
 
-def report_sections(summary: Mapping[str, Any], parts: Sequence[tuple[str, str]]) -> list[ReportSection]:
+def report_sections(summary: Mapping[str, Any]) -> list[ReportSection]:
     """The warnings box and, per part, the split, the roles' stability and the paper side by side."""
     from musicneurons.study.report import ReportSection
 
     data = summary.get("parts", {})
+    parts = [(key, str(part.get("label", key))) for key, part in data.items()]
     warnings = [
         f"<li><b>{html.escape(label)}:</b> {html.escape(w['message'])}</li>"
         for key, label in parts

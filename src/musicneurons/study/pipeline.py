@@ -32,11 +32,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from musicneurons.analysis.measures import merge_into
 from musicneurons.analysis.roles import neuron_role
 from musicneurons.study import comparison
 from musicneurons.study import stages as st
-from musicneurons.study.artifacts import cached, read_meta, stage_key, versions, write_json
+from musicneurons.study.artifacts import cached, stage_key, stage_timings, versions, write_json
 from musicneurons.study.config import DEFAULT_MODELS, StudyConfig, StudyError
 from musicneurons.study.listen import listen_section
 from musicneurons.study.part import Part, open_part
@@ -370,7 +369,7 @@ def run_part(
                 part.notes += _part_notes(part)
     tables = {name: part.data[name] for name in SUMMARY_TABLES if name in part.data}
     summary = summarize_part(tables, info=part.info(), threshold=config.activation_threshold)
-    merge_into(summary, comparison.additions(part))
+    comparison.add_to_summary(summary, part)
     settings = FigureSettings(
         label=part.label,
         seed=config.seed,
@@ -427,9 +426,7 @@ def run_study(config: StudyConfig, out: str | Path) -> dict[str, Any]:
             result.summary["seconds_this_run"] = round(time.perf_counter() - t0, 1)
             results.append(result)
             del model
-        comparison.add_comparisons(
-            {r.key: r.summary for r in results}, comparison.manifests(out, [r.key for r in results])
-        )
+        comparison.add_comparisons({r.key: r.summary for r in results}, out)
         summary = {
             "title": "musicneurons study",
             "versions": versions(),
@@ -447,36 +444,24 @@ def run_study(config: StudyConfig, out: str | Path) -> dict[str, Any]:
             "config": asdict(config),
             "versions": versions(),
             "seconds_this_run": round(time.perf_counter() - started, 1),
-            "stages": _stage_timings(out, [r.key for r in results]),
+            "stages": stage_timings(out, [r.key for r in results]),
             "command": _command_line(config, out),
         }
         write_json(out / "run.json", metadata)
-        parts = [(r.key, r.label) for r in results]
         write_report(
             out / "report" / "index.html",
             title="musicneurons study: music neurons and noise neurons",
             summary=summary,
-            parts=parts,
+            parts=[(r.key, r.label) for r in results],
             figures={r.key: r.figures for r in results},
             tables={r.key: r.tables for r in results},
-            sections={"": comparison.report_sections(summary, parts), **{r.key: r.sections for r in results}},
+            sections={"": comparison.report_sections(summary), **{r.key: r.sections for r in results}},
             notes=summary["notes"],
             metadata=metadata,
         )
         renderer.wait()
     log.info("study finished in %.1f s: %s", time.perf_counter() - started, out / "report" / "index.html")
     return summary
-
-
-def _stage_timings(out: Path, parts: list[str]) -> dict[str, dict[str, Any]]:
-    """Seconds each stage took when its artifact was computed (from the sidecars)."""
-    timings: dict[str, dict[str, Any]] = {}
-    for key in parts:
-        for path in sorted((out / key).glob("*.meta.json")):
-            meta = read_meta(path.with_name(path.name.removesuffix(".meta.json")))
-            if meta:
-                timings[meta["stage"]] = {"seconds": meta.get("seconds"), "created": meta.get("created")}
-    return timings
 
 
 #: StudyConfig fields that the command line sets, and their flags (for run.json's "command").
