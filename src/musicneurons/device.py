@@ -42,3 +42,9 @@ def resolve_device(name: str = "auto") -> torch.device:
 def configure_cpu_numerics() -> None:
     """Flush denormal floats to zero: long LSTM backward passes otherwise run 5-50x slower on CPU."""
     torch.set_flush_denormal(True)
+
+
+def set_cpu_threads(n: int | None) -> None:
+    """Use ``n`` CPU threads for torch's operations (None or 0: keep torch's choice, one per core)."""
+    if n:
+        torch.set_num_threads(int(n))

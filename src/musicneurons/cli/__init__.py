@@ -30,7 +30,19 @@ Typical pipeline (each step writes Parquet / safetensors you can open yourself):
 Run `musicneurons COMMAND --help` for each command's options."""
 
 # command modules under musicneurons.cli, in the order `--help` lists them
-COMMANDS: tuple[str, ...] = ("extract", "convert", "features", "train", "center", "encode", "study")
+COMMANDS: tuple[str, ...] = (
+    "extract",
+    "convert",
+    "features",
+    "train",
+    "center",
+    "encode",
+    "study",
+    "sample",
+    "reconstruct",
+    "interpolate",
+    "explore",
+)
 
 # exceptions that mean "the input is wrong", reported as one line with exit code 2
 USER_ERRORS: tuple[type[BaseException], ...] = (

@@ -50,12 +50,10 @@ def run(args: argparse.Namespace) -> int:
     # OpenMP threads spin while they wait by default: with another process on the cores a training step ran
     # ~15x slower (docs/training.md). Passive waiting costs nothing measurable alone. Set before torch loads.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    import torch
-
+    from musicneurons.device import set_cpu_threads
     from musicneurons.training.loop import train_from_parquet
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    set_cpu_threads(args.threads)
     arch = {
         k: v
         for k, v in (
