@@ -33,9 +33,11 @@ import numpy as np
 import pandas as pd
 
 from musicneurons.analysis.roles import neuron_role
+from musicneurons.study import comparison
 from musicneurons.study import stages as st
 from musicneurons.study.artifacts import cached, stage_key, stage_timings, versions, write_json
 from musicneurons.study.config import DEFAULT_MODELS, StudyConfig, StudyError, command_line
+from musicneurons.study.listen import listen_section
 from musicneurons.study.part import Part, open_part
 from musicneurons.study.rendering import FigureRenderer, FigureSettings
 from musicneurons.study.report import FigureEntry, ReportSection, table_html, write_report
@@ -249,6 +251,7 @@ STAGES: tuple[Stage, ...] = (
         _ablation,
         when=lambda p: p.config.ablation_steps > 0,
     ),
+    *(Stage(**row) for row in comparison.STAGE_ROWS),  # the paper side by side, bootstrap, decodes
 )
 
 #: Tables the summary reads (see musicneurons.study.summary), when their stage ran.
@@ -277,7 +280,10 @@ def _first_neurons(part: Part, summary: Mapping[str, Any]) -> ReportSection:
 
 #: Blocks closing a part in the report, after its figures and tables: each function gets the part and its
 #: summary and returns a section (or None to add nothing).
-REPORT_SECTIONS: tuple[Callable[[Part, Mapping[str, Any]], ReportSection | None], ...] = (_first_neurons,)
+REPORT_SECTIONS: tuple[Callable[[Part, Mapping[str, Any]], ReportSection | None], ...] = (
+    _first_neurons,
+    listen_section,
+)
 
 
 def run_stage(part: Part, stage: Stage) -> Any:
@@ -369,11 +375,12 @@ def run_part(
 
     def summarize() -> dict[str, Any]:
         tables = {name: part.data[name] for name in SUMMARY_TABLES if name in part.data}
-        if tuple(tables) not in numbers:
-            numbers[tuple(tables)] = summarize_part(
-                tables, info=part.info(), threshold=config.activation_threshold
-            )
-        return numbers[tuple(tables)]
+        key = (*tables, *(name for name in ("uncertainty", "phik_null", "free_running") if name in part.data))
+        if key not in numbers:
+            numbers[key] = summarize_part(tables, info=part.info(), threshold=config.activation_threshold)
+            if "uncertainty" in part.data:
+                comparison.add_to_summary(numbers[key], part)
+        return numbers[key]
 
     for stage in STAGES:
         if stage.when(part):
@@ -431,6 +438,7 @@ def run_study(config: StudyConfig, out: str | Path) -> dict[str, Any]:
             result.summary["seconds_this_run"] = round(time.perf_counter() - t0, 1)
             results.append(result)
             del model
+        comparison.add_comparisons({r.key: r.summary for r in results}, out)
         summary = {
             "title": "musicneurons study",
             "versions": versions(),
@@ -459,7 +467,7 @@ def run_study(config: StudyConfig, out: str | Path) -> dict[str, Any]:
             parts=[(r.key, r.label) for r in results],
             figures={r.key: r.figures for r in results},
             tables={r.key: r.tables for r in results},
-            sections={r.key: r.sections for r in results},
+            sections={"": comparison.report_sections(summary), **{r.key: r.sections for r in results}},
             notes=summary["notes"],
             metadata=metadata,
         )
