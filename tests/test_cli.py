@@ -81,3 +81,13 @@ def test_a_missing_path_is_one_line_and_exit_2(
     assert "\n" not in err
     assert "Traceback" not in err
     assert str(missing) in err or missing.name in err
+
+
+def test_study_refuses_a_sigma_threshold_outside_the_prior_range(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["study", "--sigma-threshold", "0", "--out", str(tmp_path / "s")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert "--sigma-threshold must be in (0, 2]" in err[0]
+    assert not (tmp_path / "s").exists()

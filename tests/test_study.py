@@ -96,6 +96,9 @@ ARTIFACTS = (
     "counts.parquet",
     "attributes.parquet",
     "ablation.parquet",
+    "free_running.npz",
+    "phik_null.parquet",
+    "uncertainty.npz",
     "interventions.parquet",
     "disentanglement.parquet",
     "detector.parquet",
@@ -227,6 +230,47 @@ def test_summary_agrees_with_the_tables(tiny_study: Path) -> None:
     assert desc["median_real"] == float(pd.read_parquet(part / "features.parquet")["pitch_range"].median())
     ablation = pd.read_parquet(part / "ablation.parquet")
     assert s["ablation"]["accuracy_all_dims"] == ablation.loc[ablation["k"] == 24, "accuracy"].item()
+
+
+@pytest.mark.slow
+def test_summary_says_how_sure_and_where_it_meets_the_paper(tiny_study: Path) -> None:
+    summary = json.loads((tiny_study / "summary.json").read_text())
+    s = summary["parts"]["2bar"]
+    latents = np.load(tiny_study / "2bar" / "latents.npz")
+    mean_sigma = latents["sigma"].mean(axis=0)
+    sensitivity = s["neurons"]["threshold_sensitivity"]
+    assert sensitivity == {f"{t:g}": int((mean_sigma < t).sum()) for t in (0.8, 0.9, 0.95, 0.99)}
+    assert s["neurons"]["n_music_gap"]["method"] == "largest gap"
+    low, high = s["neurons"]["n_music_ci"]
+    assert low <= high
+    for role in ("pitch_neuron", "rhythm_neuron"):
+        assert 0 < s[role]["stability"] <= 1
+        assert s[role]["stability"] == s[role]["rank_shares"][str(s[role]["rank"])]
+    rows = s["paper_comparison"]
+    assert len(rows) >= 10
+    assert {r["verdict"] for r in rows} <= {"agrees", "differs", "not comparable"}
+    assert {"claim", "paper", "this_run", "verdict", "note"} <= set(rows[0])
+    ids = [w["id"] for w in s["warnings"]]
+    # a random-weight model on 12 Nottingham tunes (half of them in 6/8 or 3/4) must warn about all of this
+    assert {"not_paper_model", "few_windows", "files_dropped", "near_hold_baseline"} <= set(ids)
+    html = (tiny_study / "report" / "index.html").read_text()
+    assert html.index("Warnings") < html.index("2-bar model next to the paper") < html.index('id="2bar"')
+    assert "files gave no window" in html
+    # listen: Twinkle and its two decodes, both ends of the pitch and rhythm neurons, three random sequences
+    assert html.count("<audio") == 10
+    assert len(list((tiny_study / "report" / "midi").glob("2bar_*.mid"))) == 10
+    import base64
+    import io
+    import re
+    import wave
+
+    first = re.search(r'src="data:audio/wav;base64,([A-Za-z0-9+/=]+)"', html)
+    assert first is not None
+    with wave.open(io.BytesIO(base64.b64decode(first.group(1)))) as clip:
+        assert clip.getframerate() == 11_025
+        assert clip.getnframes() / 11_025 == pytest.approx(
+            32 * 60 / 120 / 4 + 0.05, abs=0.01
+        )  # 2 bars at 120
 
 
 @pytest.mark.slow

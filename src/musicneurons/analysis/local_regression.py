@@ -171,3 +171,101 @@ def _bisquare_weights(residuals: np.ndarray) -> np.ndarray:
     median = np.median(r)
     scaled = (r > 0).astype(np.float64) if median == 0 else np.minimum(r / (6.0 * median), 1.0)
     return (1.0 - scaled**2) ** 2
+
+
+# ------------------------------------------------------------------------------- where a curve may be drawn
+DEFAULT_GAP_FACTOR = 5.0  # an x gap wider than this many typical gaps between distinct x values is empty
+DEFAULT_GAP_FRACTION = 0.05  # ... and wider than this share of the x range
+DEFAULT_MIN_SUPPORT = (
+    0.01  # a stretch of x holding fewer than this share of the samples (and < 10) is not drawn
+)
+
+
+def supported_segments(
+    x: object,
+    *,
+    max_gap: float | None = None,
+    min_count: int | None = None,
+) -> list[tuple[float, float]]:
+    """The stretches of x with data: a curve drawn over them never crosses an empty x range.
+
+    Sorted distinct x values are cut wherever two neighbours are more than ``max_gap`` apart; a stretch
+    is kept when it holds at least ``min_count`` samples (a lone sample far from the rest is where a
+    local fit spikes).
+
+    Parameters
+    ----------
+    x : array-like, shape (n_samples,)
+        The samples' x (e.g. a music feature); NaN is ignored.
+    max_gap : float, optional
+        Largest x distance between neighbouring distinct values inside a stretch. None: the larger of
+        ``DEFAULT_GAP_FACTOR`` times the median distance between neighbouring distinct values and
+        ``DEFAULT_GAP_FRACTION`` of the x range.
+    min_count : int, optional
+        Samples a stretch needs. None: the larger of 10 and ``DEFAULT_MIN_SUPPORT`` of the samples,
+        capped at the number of samples.
+
+    Returns
+    -------
+    list of (float, float)
+        ``(first x, last x)`` of each stretch, ascending; a stretch can be a single x value.
+    """
+    xa = np.asarray(x, dtype=np.float64).ravel()
+    xa = xa[~np.isnan(xa)]
+    if xa.size == 0:
+        return []
+    values, counts = np.unique(xa, return_counts=True)
+    if min_count is None:
+        min_count = min(max(10, int(np.ceil(DEFAULT_MIN_SUPPORT * xa.size))), xa.size)
+    if values.size == 1:
+        return [(float(values[0]), float(values[0]))] if counts[0] >= min_count else []
+    gaps = np.diff(values)
+    if max_gap is None:
+        max_gap = max(
+            DEFAULT_GAP_FACTOR * float(np.median(gaps)), DEFAULT_GAP_FRACTION * (values[-1] - values[0])
+        )
+    cuts = np.flatnonzero(gaps > max_gap) + 1
+    out = []
+    for part_values, part_counts in zip(np.split(values, cuts), np.split(counts, cuts), strict=True):
+        if part_counts.sum() >= min_count:
+            out.append((float(part_values[0]), float(part_values[-1])))
+    return out
+
+
+def loess_segments(
+    x: object,
+    y: object,
+    *,
+    frac: float = DEFAULT_FRAC,
+    iterations: int = DEFAULT_ITERATIONS,
+    max_gap: float | None = None,
+    min_count: int | None = None,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """A LOESS curve (fitted on all samples) cut into the stretches :func:`supported_segments` keeps.
+
+    Returns
+    -------
+    list of (x_curve, y_curve)
+        One pair of arrays per stretch, ready to draw as separate lines.
+    """
+    xa = np.asarray(x, dtype=np.float64).ravel()
+    ya = np.asarray(y, dtype=np.float64).ravel()
+    x_curve, y_curve = loess(xa, ya, frac=frac, iterations=iterations)
+    keep = ~(np.isnan(xa) | np.isnan(ya))
+    out = []
+    for lo, hi in supported_segments(xa[keep], max_gap=max_gap, min_count=min_count):
+        inside = (x_curve >= lo) & (x_curve <= hi)
+        out.append((x_curve[inside], y_curve[inside]))
+    return out
+
+
+def loess_span(n_samples: int, *, min_points: int = 50, default: float = 0.3) -> float:
+    """A LOESS span for ``n_samples``: ``default``, widened so that every local fit has ``min_points``.
+
+    With few samples a fixed fraction leaves a handful of points per fit and the curve follows noise; the
+    span grows to ``min_points / n_samples`` (at most 1).
+    """
+    if n_samples <= 0:
+        msg = f"n_samples must be positive, got {n_samples}"
+        raise ValueError(msg)
+    return float(min(1.0, max(default, min_points / n_samples)))

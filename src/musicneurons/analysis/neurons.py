@@ -151,6 +151,134 @@ def largest_sigma_gap(sigma: object) -> tuple[int, float]:
     return i + 1, float((mean_sigma[i] + mean_sigma[i + 1]) / 2)
 
 
+SENSITIVITY_THRESHOLDS = (0.8, 0.9, 0.95, 0.99)  # mean-sigma thresholds at which the split is recounted
+
+
+@dataclasses.dataclass(frozen=True)
+class GapSplit:
+    """A threshold-free music/noise split from the sorted mean sigmas.
+
+    Attributes
+    ----------
+    n_music : int
+        Dimensions below the split.
+    method : str
+        ``"largest gap"``: the widest gap between consecutive sorted mean sigmas among the dimensions above
+        ``floor``; ``"two-component mixture"``: a 1-D Gaussian mixture of the mean sigmas, music = the
+        dimensions more likely under the component with the smaller mean.
+    threshold : float
+        A mean-sigma threshold that reproduces the split (the gap's midpoint, or the point between the last
+        music and the first noise dimension for the mixture).
+    gap : float
+        Width of the gap at the split (largest mean sigma of a noise dimension minus the smallest: 0 when
+        every dimension falls on one side).
+    """
+
+    n_music: int
+    method: str
+    threshold: float
+    gap: float
+
+
+def n_music_gap(sigma: object, *, method: str = "largest gap", floor: float = 0.5) -> GapSplit:
+    """Split the latent dimensions where the sorted mean sigmas jump, with no threshold chosen in advance.
+
+    Parameters
+    ----------
+    sigma : array-like, shape (n_samples, z_size)
+        Posterior standard deviations over a corpus of real melodies.
+    method : {"largest gap", "two-component mixture"}
+        ``"largest gap"`` looks for the widest gap between consecutive sorted mean sigmas, only between
+        dimensions whose mean sigma exceeds ``floor``: a few very specific music neurons far apart (0.05,
+        0.3, ...) would otherwise win over the edge of the noise cluster at sigma ~ 1. With no dimension
+        above ``floor`` every dimension is a music neuron. ``"two-component mixture"`` fits two Gaussians to
+        the mean sigmas by EM (started from their 10th and 90th percentiles).
+    floor : float
+        See ``method``; the prior has sigma = 1, and a dimension with mean sigma below 0.5 is a music
+        neuron under any threshold anyone uses. When every dimension has the same mean sigma there is
+        nothing to split, and the dimensions below ``floor`` (all or none) are the music neurons.
+
+    Returns
+    -------
+    GapSplit
+    """
+    mean_sigma = np.sort(_latents(sigma, "sigma").mean(axis=0))
+    if mean_sigma.size < 2:
+        msg = "need at least two latent dimensions to find a gap"
+        raise ValueError(msg)
+    if method not in ("largest gap", "two-component mixture"):
+        msg = f"method must be 'largest gap' or 'two-component mixture', got {method!r}"
+        raise ValueError(msg)
+    if mean_sigma[-1] - mean_sigma[0] <= 1e-9:  # one cluster: nothing to split, the floor decides
+        n_low = int((mean_sigma < floor).sum())
+        return GapSplit(n_low, method, float(floor), 0.0)
+    if method == "largest gap":
+        start = int(np.searchsorted(mean_sigma, floor, side="right"))  # first dimension above the floor
+        if start >= mean_sigma.size:  # every dimension below the floor
+            return GapSplit(int(mean_sigma.size), method, float(mean_sigma[-1]) + 1e-9, 0.0)
+        # the gap just below the first dimension above the floor counts too
+        lo = max(start - 1, 0)
+        gaps = np.diff(mean_sigma[lo:])
+        i = lo + int(np.argmax(gaps))
+        n = i + 1
+    else:
+        n = _mixture_split(mean_sigma)
+    if n >= mean_sigma.size:
+        return GapSplit(int(mean_sigma.size), method, float(mean_sigma[-1]) + 1e-9, 0.0)
+    if n == 0:
+        return GapSplit(0, method, float(mean_sigma[0]), 0.0)
+    gap = float(mean_sigma[n] - mean_sigma[n - 1])
+    return GapSplit(int(n), method, float((mean_sigma[n - 1] + mean_sigma[n]) / 2), gap)
+
+
+def _mixture_split(values: np.ndarray, *, iterations: int = 200) -> int:
+    """Sorted values -> how many belong to the lower of two 1-D Gaussian components (EM, hard assignment)."""
+    spread = float(values[-1] - values[0])
+    floor_var = (1e-2 * spread) ** 2  # keeps a component from collapsing onto a single value
+    means = np.quantile(values, [0.1, 0.9]).astype(np.float64)
+    var = np.full(2, max(np.var(values), floor_var))
+    weight = np.array([0.5, 0.5])
+    for _ in range(iterations):
+        log_p = -0.5 * ((values[:, None] - means) ** 2 / var + np.log(2 * np.pi * var)) + np.log(weight)
+        log_p -= log_p.max(axis=1, keepdims=True)
+        resp = np.exp(log_p)
+        resp /= resp.sum(axis=1, keepdims=True)
+        total = resp.sum(axis=0)
+        if np.any(total < 1e-9):
+            break
+        new_means = (resp * values[:, None]).sum(axis=0) / total
+        var = np.maximum((resp * (values[:, None] - new_means) ** 2).sum(axis=0) / total, floor_var)
+        weight = total / values.size
+        converged = np.allclose(new_means, means, rtol=0, atol=1e-12)
+        means = new_means
+        if converged:
+            break
+    low = int(np.argmin(means))
+    log_p = -0.5 * ((values[:, None] - means) ** 2 / var + np.log(2 * np.pi * var)) + np.log(weight)
+    is_low = log_p[:, low] > log_p[:, 1 - low]
+    # a narrow component loses its far tail to the wide one: decide by posterior only between the two means
+    between = (values > means[low]) & (values < means[1 - low])
+    return int((values <= means[low]).sum() + (is_low & between).sum())
+
+
+def threshold_sensitivity(sigma: object, thresholds: object = SENSITIVITY_THRESHOLDS) -> dict[float, int]:
+    """Number of music neurons (mean sigma < t) for each threshold ``t``: how much the split moves.
+
+    Parameters
+    ----------
+    sigma : array-like, shape (n_samples, z_size)
+    thresholds : sequence of float
+        Default 0.8, 0.9, 0.95 (the study's default) and 0.99.
+
+    Returns
+    -------
+    dict
+        threshold -> count, in the order given.
+    """
+    mean_sigma = _latents(sigma, "sigma").mean(axis=0)
+    return {float(t): int((mean_sigma < t).sum()) for t in np.asarray(thresholds, dtype=np.float64).ravel()}
+
+
 def active_units(mu: object, *, threshold: float = DEFAULT_ACTIVE_VARIANCE) -> np.ndarray:
     """Burda et al. (2016) active units: dimensions whose mu varies over the data, Var_x(mu_j(x)) > threshold.
 

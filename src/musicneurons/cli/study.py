@@ -61,7 +61,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         type=float,
         default=MUSIC_SIGMA_THRESHOLD,
         help="music neuron: mean posterior sigma below this; the others are noise neurons "
-        f"(default {MUSIC_SIGMA_THRESHOLD:g})",
+        f"(default {MUSIC_SIGMA_THRESHOLD:g}; the report also gives a threshold-free split and the counts at "
+        "0.8, 0.9, 0.95 and 0.99)",
     )
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default auto)")
     p.add_argument(
@@ -141,7 +142,7 @@ def _sigma_threshold(value: float) -> float | None:
     """The split's threshold for the study: None keeps the default (and the stage keys of earlier runs)."""
     from musicneurons.errors import UserError
 
-    if not value > 0.0:
-        msg = f"--sigma-threshold must be positive (a mean posterior sigma), got {value:g}"
+    if not 0.0 < value <= 2.0:
+        msg = f"--sigma-threshold must be in (0, 2] (a mean posterior sigma; the prior has 1), got {value:g}"
         raise UserError(msg)
     return None if value == MUSIC_SIGMA_THRESHOLD else value

@@ -171,17 +171,25 @@ def phik_heatmap_figure(
     n_music: int | None = None,
     highlight: Sequence[int] = (),
     title: str | None = None,
+    significant: pd.DataFrame | None = None,
 ) -> Figure:
     """Fig. 7: φ_K between every music feature (rows) and the first music neurons (columns, by rank).
 
     ``phik`` is a DataFrame indexed by feature id with integer neuron ranks (1 = most specific) as columns.
     ``highlight`` outlines some neurons (e.g. the pitch and rhythm neurons). A dashed line marks the cut if
-    it falls inside the shown columns.
+    it falls inside the shown columns. ``significant`` (same index and columns, bool) pales the cells that
+    are not significant.
     """
     n_rows, n_cols = phik.shape
     fig = Figure(figsize=(min(18.0, 4 + 0.2 * n_cols), min(16.0, 2 + 0.14 * n_rows)), layout="constrained")
     ax = fig.subplots()
     im = draw_phik_heatmap(ax, phik, n_music=n_music, highlight=highlight)
+    if significant is not None:
+        rows = order_features(list(phik.index))
+        keep = significant.reindex(index=rows, columns=list(phik.columns)).fillna(False).to_numpy(dtype=bool)
+        veil = np.zeros((*keep.shape, 4))
+        veil[~keep] = (1.0, 1.0, 1.0, 0.75)
+        ax.imshow(veil, aspect="auto", interpolation="nearest")
     fig.colorbar(im, ax=ax, shrink=0.6, label="φ_K (0 = independent, 1 = fully dependent)")
     undefined = phik.index[phik.isna().all(axis=1)].tolist()
     note = (
@@ -189,6 +197,8 @@ def phik_heatmap_figure(
         if undefined
         else ""
     )
+    if significant is not None:
+        note += "\npale: not above the φ_K that pieces shuffled between pieces give (99th percentile)"
     ax.set_title(title or f"φ_K between {n_rows} music features and the first {n_cols} neurons{note}")
     return fig
 

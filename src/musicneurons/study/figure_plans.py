@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from musicneurons.analysis import captions as C
 from musicneurons.figures import features as FF
 from musicneurons.figures import latent as F
 from musicneurons.figures import probes as FP
@@ -160,6 +161,51 @@ class _Facts(dict):
     def __missing__(self, name: str) -> Any:
         self[name] = FACTS[name](self.view)
         return self[name]
+
+
+# ----------------------------------------------------------------------- caption facts, from the data drawn
+def _decode_facts(v: FigureView) -> dict[str, str]:
+    ex = v.load("example")
+    return {
+        "decode_mu": C.decode_caption(ex["window"], ex["decoded_mu"]),
+        "decode_z": C.decode_caption(ex["window"], ex["decoded_z"], what="Decoding the sample"),
+    }
+
+
+def _example_noise_facts(v: FigureView) -> dict[str, str]:
+    ex = v.load("example")
+    noise = v.dims[v.n_music :]
+    if not len(noise):
+        return {"example_noise": "Every dimension is a music neuron at this split."}
+    sigma = C.percentile_range(ex["sigma"][noise], "For this melody the noise neurons' σ")
+    mu = C.percentile_range(ex["mu"][noise], "μ")
+    return {"example_noise": f"{sigma}; {mu}."}
+
+
+def _split_facts(v: FigureView) -> dict[str, str]:
+    n = v.summary.get("neurons", {})
+    gap = n.get("n_music_gap") or {}
+    split = C.split_caption(
+        v.n_music,
+        float(v.summary.get("sigma_threshold", 0.95)),
+        gap_n=gap.get("n_music"),
+        gap_method=gap.get("method", "largest gap"),
+        sensitivity={float(t): c for t, c in (n.get("threshold_sensitivity") or {}).items()},
+    )
+    return {"noise_mu": C.noise_mu_caption(v.mu[:, v.n_music :]), "split": split, "n_box": _n_box(v)}
+
+
+def _significance_wide(v: FigureView) -> pd.DataFrame | None:
+    """Per feature (rows) and neuron rank (columns): φ_K above the piece-shuffled null (None: none)."""
+    null = v.load("phik_null")
+    if null is None or not np.isfinite(null["null_threshold"]).any():
+        return None
+    return null.pivot(index="feature", columns="rank", values="significant").astype(bool)
+
+
+def _n_box(v: FigureView) -> int:
+    """Dimensions in Fig. 4: 100 as the paper, more when the cut lies beyond them (up to 20 past it)."""
+    return min(v.z_size, max(100, v.n_music + 20))
 
 
 # --------------------------------------------------------------------------- drawing functions
@@ -343,39 +389,41 @@ FIGURES: tuple[FigureSpec, ...] = (
         "fig02_piano_rolls",
         "Fig. 2 — a melody and its decodings",
         "“Twinkle, twinkle, little star” ({bars} bars, built in) as a piano roll, then the model's greedy "
-        "(argmax) decoding of its posterior mean μ and of one sample z = μ + σ·ε. Decoding μ should give the "
-        "melody back; the sample gives a variation.",
+        "(argmax) decoding of its posterior mean μ and of one sample z = μ + σ·ε. {decode_mu} {decode_z}",
         ("example",),
         _piano_rolls,
         when=lambda v: v.has("example"),
-        facts=lambda v: {"bars": len(v.load("example")["window"]) // 16},
+        facts=lambda v: {"bars": len(v.load("example")["window"]) // 16, **_decode_facts(v)},
     ),
     FigureSpec(
         "fig03_latent_profile",
         "Fig. 3 — the melody's latent encoding",
         "σ (top), μ (middle) and the sample z (bottom) of the example melody over the 100 most specific "
-        "dimensions (ordered by mean σ over the whole corpus). Left of the dashed line (music neurons) σ is "
-        "small and μ carries the melody; to the right σ ≈ 1, μ ≈ 0 and the sample is pure noise.",
+        "dimensions (ordered by mean σ over the whole corpus); left of the dashed line, the music neurons. "
+        "{example_noise}",
         ("example", "neurons"),
         _latent_profile,
         when=lambda v: v.has("example"),
+        facts=_example_noise_facts,
     ),
     FigureSpec(
         "fig04_sigma_mu_boxplots",
         "Fig. 4 — σ and μ across the corpus",
-        "Boxplots of σ (top) and μ (bottom) over {n_windows:,} real windows for the 100 most specific "
-        "dimensions. The dashed line separates the {n_music} music neurons (σ clearly below 1, μ varying "
-        "from window to window) from the noise neurons (σ ≈ 1, μ ≈ 0 for every window).",
+        "Boxplots of σ (top) and μ (bottom) over {n_windows:,} real windows for the {n_box} most specific "
+        "dimensions (100, or enough to show the cut). The dashed line separates the {n_music} music neurons "
+        "from the noise neurons. {noise_mu} {split}",
         ("latents", "neurons"),
-        lambda v: F.latent_boxplot_figure(v.mu, v.sigma, n_music=v.n_music),
+        lambda v: F.latent_boxplot_figure(v.mu, v.sigma, n_music=v.n_music, n_dims=_n_box(v)),
+        facts=_split_facts,
     ),
     FigureSpec(
         "fig05_latent_correlations",
         "Fig. 5 — correlations between latent dimensions",
         "Pearson correlation of μ between the {n_corr_dims} most specific dimensions over the real windows "
-        "(0 = white). Music neurons are expected to be nearly uncorrelated with each other.",
+        "(0 = white). {corr}",
         ("latent_corr", "neurons"),
         lambda v: F.latent_correlation_figure(v.load("latent_corr")["corr"], n_music=v.n_music),
+        facts=lambda v: {"corr": C.correlation_caption(v.load("latent_corr")["corr"], v.n_music)},
     ),
     FigureSpec(
         "fig06_feature_correlations",
@@ -389,12 +437,15 @@ FIGURES: tuple[FigureSpec, ...] = (
         "fig07_phik_features_neurons",
         "Fig. 7 — which features each neuron encodes",
         "φ_K between every jSymbolic feature and the first {n_heat} neurons (by specificity). Outlined: the "
-        "neurons with the strongest pitch and rhythm correlations.",
-        ("phik", "neurons"),
+        "neurons with the strongest pitch and rhythm correlations. Pale: cells whose φ_K does not exceed "
+        "what pieces shuffled between pieces give (so windows' clustering within pieces is not mistaken "
+        "for a link).",
+        ("phik", "neurons", "phik_null"),
         lambda v: FF.phik_heatmap_figure(
             v.phik_wide(v.n_heat),
             n_music=v.n_music,
             highlight=sorted({v.role(r)["rank"] for r in ("pitch_neuron", "rhythm_neuron") if v.role(r)}),
+            significant=_significance_wide(v),
         ),
     ),
     *(_loess_spec(*row) for row in LOESS_FIGURES),
@@ -413,7 +464,7 @@ FIGURES: tuple[FigureSpec, ...] = (
         "fig11_activation_counts",
         "Fig. 11 — how many neurons a window excites",
         "Per window, the number of music neurons (left, of {n_music}) and noise neurons (right, of "
-        "{n_noise}) with |μ| > {threshold:g}: {compared}.",
+        "{n_noise}) with |μ| > {threshold:g}: {compared}. {activation}",
         ("counts", "neurons"),
         lambda v: F.activation_counts_figure(
             v.counts("real"),
@@ -422,6 +473,11 @@ FIGURES: tuple[FigureSpec, ...] = (
             z_size=v.z_size,
             threshold=v.settings.threshold,
         ),
+        facts=lambda v: {
+            "activation": C.activation_caption(
+                v.counts("real")[:, 1], None if v.counts("random") is None else v.counts("random")[:, 1]
+            )
+        },
     ),
     FigureSpec(
         "fig12_summary",

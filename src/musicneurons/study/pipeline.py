@@ -33,10 +33,11 @@ import numpy as np
 import pandas as pd
 
 from musicneurons.analysis.roles import neuron_role
-from musicneurons.study import beyond, beyond_report
+from musicneurons.study import beyond, beyond_report, comparison
 from musicneurons.study import stages as st
 from musicneurons.study.artifacts import cached, stage_key, stage_timings, versions, write_json
 from musicneurons.study.config import DEFAULT_MODELS, StudyConfig, StudyError, command_line
+from musicneurons.study.listen import listen_section
 from musicneurons.study.part import Part, open_part
 from musicneurons.study.rendering import FigureRenderer, FigureSettings
 from musicneurons.study.report import FigureEntry, ReportSection, table_html, write_report
@@ -250,6 +251,7 @@ STAGES: tuple[Stage, ...] = (
         _ablation,
         when=lambda p: p.config.ablation_steps > 0,
     ),
+    *(Stage(**row) for row in comparison.STAGE_ROWS),  # the paper side by side, bootstrap, decodes
     *(Stage(*row) for row in beyond.STAGE_ROWS),  # causal probes, disentanglement, detector
 )
 
@@ -281,7 +283,11 @@ def _first_neurons(part: Part, summary: Mapping[str, Any]) -> ReportSection:
 
 #: Blocks closing a part in the report, after its figures and tables: each function gets the part and its
 #: summary and returns a section (or None to add nothing).
-REPORT_SECTIONS: tuple[Callable[..., ReportSection | None], ...] = (_first_neurons, *beyond_report.SECTIONS)
+REPORT_SECTIONS: tuple[Callable[[Part, Mapping[str, Any]], ReportSection | None], ...] = (
+    _first_neurons,
+    listen_section,
+    *beyond_report.SECTIONS,
+)
 
 
 def run_stage(part: Part, stage: Stage) -> Any:
@@ -373,11 +379,12 @@ def run_part(
 
     def summarize() -> dict[str, Any]:
         tables = {name: part.data[name] for name in SUMMARY_TABLES if name in part.data}
-        if tuple(tables) not in numbers:
-            numbers[tuple(tables)] = summarize_part(
-                tables, info=part.info(), threshold=config.activation_threshold
-            )
-        return numbers[tuple(tables)]
+        key = (*tables, *(name for name in ("uncertainty", "phik_null", "free_running") if name in part.data))
+        if key not in numbers:
+            numbers[key] = summarize_part(tables, info=part.info(), threshold=config.activation_threshold)
+            if "uncertainty" in part.data:
+                comparison.add_to_summary(numbers[key], part)
+        return numbers[key]
 
     for stage in STAGES:
         if stage.when(part):
@@ -435,6 +442,7 @@ def run_study(config: StudyConfig, out: str | Path) -> dict[str, Any]:
             result.summary["seconds_this_run"] = round(time.perf_counter() - t0, 1)
             results.append(result)
             del model
+        comparison.add_comparisons({r.key: r.summary for r in results}, out)
         summary = {
             "title": "musicneurons study",
             "versions": versions(),
@@ -463,7 +471,7 @@ def run_study(config: StudyConfig, out: str | Path) -> dict[str, Any]:
             parts=[(r.key, r.label) for r in results],
             figures={r.key: r.figures for r in results},
             tables={r.key: r.tables for r in results},
-            sections={r.key: r.sections for r in results},
+            sections={"": comparison.report_sections(summary), **{r.key: r.sections for r in results}},
             notes=summary["notes"],
             metadata=metadata,
         )

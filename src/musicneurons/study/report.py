@@ -55,6 +55,9 @@ td,th{border:1px solid #ddd;padding:.25em .6em;text-align:right}th{background:#f
 td:first-child,th:first-child{text-align:left}
 .headline li{margin:.4em 0}.meta{font-size:.85em}pre{background:#f7f7f7;padding:.7em;overflow-x:auto}
 .note{background:#fff8e1;border-left:4px solid #f0c040;padding:.4em .8em}
+.warn{background:#fdecea;border-left:4px solid #d93025;padding:.4em .8em .4em 2em;margin:.6em 0}
+td.agrees{background:#e6f4ea}td.differs{background:#fce8e6}td.not-comparable{background:#f1f3f4}
+table.paper td{text-align:left;vertical-align:top}
 """
 
 

@@ -299,12 +299,19 @@ def loess_curves(
     features: pd.DataFrame, mu: np.ndarray, requests: Sequence[tuple[int, int, str]]
 ) -> pd.DataFrame:
     """LOESS curves for (neuron rank, latent dim, feature) requests: long table ``rank``, ``feature``, ``x``,
-    ``y``."""
-    from musicneurons.analysis.local_regression import loess
+    ``y``. A curve is cut where x has no data (``supported_segments``): a row of NaN separates the stretches,
+    so a line drawn from the table breaks there instead of bridging the empty range."""
+    from musicneurons.analysis.local_regression import loess_segments
 
     parts = []
     for rank, dim, feature in dict.fromkeys(requests):  # unique, in order
-        x, y = loess(features[feature].to_numpy(dtype=np.float64), mu[:, dim].astype(np.float64), frac=0.3)
+        segments = loess_segments(
+            features[feature].to_numpy(dtype=np.float64), mu[:, dim].astype(np.float64), frac=0.3
+        )
+        gap = (np.array([np.nan]), np.array([np.nan]))
+        pieces = [arr for seg in segments for arr in (gap, seg)][1:] if segments else [(np.empty(0),) * 2]
+        x = np.concatenate([p[0] for p in pieces])
+        y = np.concatenate([p[1] for p in pieces])
         parts.append(pd.DataFrame({"rank": rank, "feature": feature, "x": x, "y": y}))
     if not parts:
         return pd.DataFrame({"rank": [], "feature": [], "x": [], "y": []})
