@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from musicneurons.constants import DEFAULT_QPM
+
 DEFAULT_MODEL = "default-2bar"
 
 
@@ -79,7 +81,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "sample-NNN.mid, sample-NNN.wav and melodies.json (each melody's z, window and notes) into OUT.",
     )
     p.add_argument("--n", type=int, default=4, help="number of melodies (default: %(default)s)")
-    p.add_argument("--qpm", type=float, default=120.0, help="tempo of the written files (default: 120)")
+    p.add_argument(
+        "--qpm",
+        type=float,
+        default=DEFAULT_QPM,
+        help=f"tempo of the written files (default: {DEFAULT_QPM:g})",
+    )
     add_generation_options(p)
     p.set_defaults(handler=run)
 

@@ -4,7 +4,7 @@
 tables and SVG files (when drawn) are linked relative to the report. The words come from
 :mod:`musicneurons.study.summary` (the numbers of ``summary.json``), so the report and the JSON never
 disagree. Extra blocks (a comparison table, a list of warnings) are :class:`ReportSection` entries: under
-the key ``""`` they follow the headline numbers, under a part key they close that part.
+the key ``""`` they come first, before the headline numbers; under a part key they close that part.
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ def write_report(
     previews : "part key/name" -> small DataFrame shown inline (e.g. the first music neurons).
     notes : remarks shown at the top (e.g. "fewer random sequences than asked for").
     metadata : config, versions, seeds and stage timings, shown at the end.
-    sections : extra blocks: key ``""`` after the headline numbers, a part key at the end of that part.
+    sections : extra blocks: key ``""`` before the headline numbers, a part key at the end of that part.
     """
     sections = sections or {}
     out: list[str] = [
@@ -123,12 +123,12 @@ def write_report(
     )
     out.append(f"<nav>{toc}</nav>")
     out += [f'<p class="note">{html.escape(n)}</p>' for n in notes]
+    out += [_section_html(section) for section in sections.get("", ())]  # warnings and the paper, first
     out.append('<h2 id="headline">Headline numbers</h2><ul class="headline">')
     for key, label in parts:
         if key in summary.get("parts", {}):
             out += [f"<li>{html.escape(s)}</li>" for s in headline_sentences(summary["parts"][key], label)]
     out.append("</ul>")
-    out += [_section_html(section) for section in sections.get("", ())]
     base = path.parent
     for key, label in parts:
         out.append(f'<h2 id="{key}">{html.escape(label)} model</h2>')
