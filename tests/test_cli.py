@@ -91,3 +91,33 @@ def test_study_refuses_a_sigma_threshold_outside_the_prior_range(
     assert len(err) == 1
     assert "--sigma-threshold must be in (0, 2]" in err[0]
     assert not (tmp_path / "s").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "named"),
+    [
+        (["study", "--n-random", "-5"], "--n-random"),
+        (["study", "--max-windows", "0"], "--max-windows"),
+        (["study", "--device", "tpu"], "tpu"),
+        (["study", "--sigma-threshold", "-1"], "--sigma-threshold"),
+    ],
+)
+def test_a_bad_option_is_one_line_and_exit_2(
+    argv: list[str], named: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([*argv, "--out", str(tmp_path / "s")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err
+    assert named in err
+    assert not (tmp_path / "s" / "summary.json").exists()
+
+
+def test_study_out_that_is_a_file_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "taken"
+    out.write_text("not a folder")
+    assert main(["study", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err
+    assert str(out) in err

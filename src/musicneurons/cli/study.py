@@ -91,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
     import os
     from pathlib import Path
 
+    _check_counts_and_out(args)
     # torch's OpenMP threads spin while waiting by default: up to 15x slower when another process shares the
     # cores (docs/study.md). Must be set before torch is imported. NumPy's OpenBLAS threads spin too: on
     # shared cores one thread is ~5x faster for the study's correlation matrices (and equal to ~1e-15, as
@@ -146,3 +147,20 @@ def _sigma_threshold(value: float) -> float | None:
         msg = f"--sigma-threshold must be in (0, 2] (a mean posterior sigma; the prior has 1), got {value:g}"
         raise UserError(msg)
     return None if value == MUSIC_SIGMA_THRESHOLD else value
+
+
+def _check_counts_and_out(args: argparse.Namespace) -> None:
+    """User errors the library would meet late or never: negative counts, an --out that is a file."""
+    from pathlib import Path
+
+    from musicneurons.errors import UserError
+
+    if args.n_random < 0:
+        msg = f"--n-random must be 0 (no random sequences) or more, got {args.n_random}"
+        raise UserError(msg)
+    if args.max_windows is not None and args.max_windows < 1:
+        msg = f"--max-windows must be at least 1, got {args.max_windows}"
+        raise UserError(msg)
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        msg = f"--out {args.out} is a file, not a folder"
+        raise UserError(msg)
