@@ -273,6 +273,25 @@ def test_summary_says_how_sure_and_where_it_meets_the_paper(tiny_study: Path) ->
         )  # 2 bars at 120
 
 
+def test_the_report_carries_its_json_and_midi_inside(tiny_study: Path) -> None:
+    """Mailed alone, the report still gives summary.json, run.json and every MIDI clip (data URIs)."""
+    import base64
+    import re
+
+    html = (tiny_study / "report" / "index.html").read_text()
+    for name in ("summary.json", "run.json"):
+        found = re.search(rf'download="{name}" href="data:application/json;base64,([A-Za-z0-9+/=]+)"', html)
+        assert found is not None, name
+        assert json.loads(base64.b64decode(found.group(1))) == json.loads((tiny_study / name).read_text())
+    midis = dict(
+        re.findall(r'download="([\w.]+\.mid)" href="data:audio/midi;base64,([A-Za-z0-9+/=]+)"', html)
+    )
+    assert len(midis) == 10
+    for name, data in midis.items():
+        assert base64.b64decode(data) == (tiny_study / "report" / "midi" / name).read_bytes()
+    assert 'href="../summary.json"' not in html
+
+
 @pytest.mark.slow
 def test_rerun_reuses_every_stage(tiny_study: Path, caplog: pytest.LogCaptureFixture) -> None:
     import logging

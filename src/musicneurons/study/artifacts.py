@@ -85,10 +85,15 @@ def versions() -> dict[str, str]:
     }
 
 
+def json_text(data: Any) -> str:
+    """The study's JSON: indented, keys in insertion order, NaN and inf as null, NumPy values as Python's."""
+    return json.dumps(_json_safe(data), indent=2, allow_nan=False) + "\n"
+
+
 def write_json(path: Path, data: Any) -> None:
-    """Write JSON atomically (indented, keys in insertion order, NaN as null)."""
-    text = json.dumps(_json_safe(data), indent=2, allow_nan=False)
-    atomic_write(path, lambda tmp: tmp.write_text(text + "\n"))
+    """Write :func:`json_text` of ``data`` atomically."""
+    text = json_text(data)
+    atomic_write(path, lambda tmp: tmp.write_text(text))
 
 
 def _json_safe(value: Any) -> Any:

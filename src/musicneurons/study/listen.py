@@ -58,7 +58,7 @@ def _clips(part: Part, summary: Mapping[str, Any]) -> list[tuple[str, str, np.nd
 
 
 def listen_section(part: Part, summary: Mapping[str, Any]) -> ReportSection | None:
-    """The part's clips as ``<audio>`` elements (WAV data URIs) and MIDI files next to the report."""
+    """The part's clips as ``<audio>`` elements and MIDI downloads (data URIs), MIDI files also beside it."""
     from musicneurons.data.encoding import windows_to_midi
     from musicneurons.data.synth import render_windows, wav_bytes
     from musicneurons.study.report import ReportSection
@@ -73,9 +73,11 @@ def listen_section(part: Part, summary: Mapping[str, Any]) -> ReportSection | No
         data = base64.b64encode(wav_bytes(audio, SAMPLE_RATE)).decode("ascii")
         name = f"{part.key}_{stem}.mid"
         windows_to_midi(np.asarray(window), midi_dir / name, qpm=qpm)
+        midi = base64.b64encode((midi_dir / name).read_bytes()).decode("ascii")  # a few hundred bytes
         items.append(
             f'<li>{html.escape(label)}<br><audio controls preload="none" '
-            f'src="data:audio/wav;base64,{data}"></audio> <a href="midi/{html.escape(name)}">MIDI</a></li>'
+            f'src="data:audio/wav;base64,{data}"></audio> <a download="{html.escape(name)}" '
+            f'href="data:audio/midi;base64,{midi}">MIDI</a></li>'
         )
     cut = (
         " 16-bar corpus windows are cut to their first 4 bars."
@@ -84,7 +86,7 @@ def listen_section(part: Part, summary: Mapping[str, Any]) -> ReportSection | No
     )
     body = (
         "<p>Rendered by musicneurons' own synth (triangle waves, no soundfont) at each window's tempo."
-        f"{cut} The MIDI links point to <code>report/midi/</code>: they work while that folder sits beside "
-        "this file.</p><ul>" + "".join(items) + "</ul>"
+        f"{cut} Audio and MIDI are inside this file (the MIDI files are also in <code>report/midi/</code>)."
+        "</p><ul>" + "".join(items) + "</ul>"
     )
     return ReportSection("Listen", body)

@@ -21,6 +21,7 @@ from typing import Any
 import pandas as pd
 
 from musicneurons.atomic_files import atomic_write
+from musicneurons.study.artifacts import json_text
 from musicneurons.study.summary import headline_sentences, part_description
 
 
@@ -117,8 +118,8 @@ def write_report(
             '<a href="#headline">Headline numbers</a>',
             *(f'<a href="#{key}">{html.escape(label)} model</a>' for key, label in parts),
             '<a href="#metadata">Run metadata</a>',
-            '<a href="../summary.json">summary.json</a>',
-            '<a href="../run.json">run.json</a>',
+            _json_link("summary.json", summary),
+            _json_link("run.json", metadata),
         ]
     )
     out.append(f"<nav>{toc}</nav>")
@@ -148,11 +149,19 @@ def write_report(
     out += _metadata_html(metadata)
     out.append("</div>")
     out.append(
-        '<p>All numbers above are also in <a href="../summary.json">summary.json</a>.</p></body></html>'
+        f"<p>All numbers above are also in {_json_link('summary.json', summary)} (inside this file, and"
+        " beside the report folder). The Parquet tables and SVG figures linked above are files of the study"
+        " folder: those links work while the report sits in <code>OUT/report/</code>.</p></body></html>"
     )
     text = "\n".join(out) + "\n"
     atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     return path
+
+
+def _json_link(name: str, content: Mapping[str, Any]) -> str:
+    """A download link carrying ``content`` as JSON inside the page (it survives the report being mailed)."""
+    data = base64.b64encode(json_text(content).encode("utf-8")).decode("ascii")
+    return f'<a download="{name}" href="data:application/json;base64,{data}">{name}</a>'
 
 
 def _figure_html(key: str, fig: FigureEntry, base: Path) -> str:
