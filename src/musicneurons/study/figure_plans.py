@@ -25,6 +25,9 @@ from musicneurons.figures import latent as F
 from musicneurons.study import beyond_figures
 from musicneurons.study.artifacts import stage_rng
 
+#: The φ_K heat map (Fig. 7) draws at most this many neurons: past it the column labels no longer read.
+MAX_HEAT_NEURONS = 60
+
 
 @dataclass(frozen=True)
 class FigureSettings:
@@ -120,8 +123,9 @@ class FigureView:
 
     @property
     def n_heat(self) -> int:
-        """Neurons in the φ_K heat map (Fig. 7): 40, or every music neuron for a summary-panel part."""
-        return min(max(40, self.n_music if self.settings.summary_panel else 0), self.n_phik)
+        """Neurons in Fig. 7: 40, or every music neuron of a summary-panel part; at most MAX_HEAT_NEURONS."""
+        wanted = max(40, self.n_music if self.settings.summary_panel else 0)
+        return min(wanted, MAX_HEAT_NEURONS, self.n_phik)
 
     def facts(self) -> dict[str, Any]:
         """The numbers captions may use, by name (see :data:`FACTS`), each computed when a caption uses it."""
@@ -418,15 +422,16 @@ FIGURES: tuple[FigureSpec, ...] = (
     FigureSpec(
         "fig07_phik_features_neurons",
         "Fig. 7 — which features each neuron encodes",
-        "φ_K between every jSymbolic feature and the first {n_heat} neurons (by specificity). Outlined: the "
-        "neurons with the strongest pitch and rhythm correlations. Pale: cells whose φ_K does not exceed "
+        "φ_K between every jSymbolic feature and the first {n_heat} neurons (by specificity; at most "
+        "60 are drawn, every neuron's values are in phik.parquet). Outlined: the neurons among them with "
+        "the strongest pitch and rhythm correlations. Pale: cells whose φ_K does not exceed "
         "what pieces shuffled between pieces give (so windows' clustering within pieces is not mistaken "
         "for a link).",
         ("phik", "neurons", "phik_null"),
         lambda v: FF.phik_heatmap_figure(
             v.phik_wide(v.n_heat),
             n_music=v.n_music,
-            highlight=sorted({v.role(r)["rank"] for r in ("pitch_neuron", "rhythm_neuron") if v.role(r)}),
+            highlight=sorted({v.role(r).get("rank", 0) for r in ("pitch_neuron", "rhythm_neuron")} - {0}),
             significant=_significance_wide(v),
         ),
     ),
