@@ -329,7 +329,7 @@ class FigureSpec:
 
 LOESS_CAPTION = (
     "μ of neuron {rank} (latent dimension {dim}) against {what}, one point per real window; red: LOESS fit "
-    "(local linear regression, span 0.3). Titles give φ_K."
+    "(local linear regression, span 0.3, wider below 167 windows). Titles give φ_K."
 )
 LOESS_INPUTS = ("latents", "neurons", "features", "phik", "loess")
 LOESS_FIGURES = (  # name, heading, neuron, whose features, the features in words

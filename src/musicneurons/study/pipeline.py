@@ -221,7 +221,7 @@ STAGES: tuple[Stage, ...] = (
         "loess",
         "loess.parquet",
         ("features", "latents"),
-        lambda p: {"requests": _loess_requests(p)},
+        lambda p: {"requests": _loess_requests(p), "span": "max(0.3, 50 / n)"},
         lambda p: st.loess_curves(p.features, p.mu, _loess_requests(p)),
     ),
     Stage(

@@ -300,14 +300,17 @@ def loess_curves(
 ) -> pd.DataFrame:
     """LOESS curves for (neuron rank, latent dim, feature) requests: long table ``rank``, ``feature``, ``x``,
     ``y``. A curve is cut where x has no data (``supported_segments``): a row of NaN separates the stretches,
-    so a line drawn from the table breaks there instead of bridging the empty range."""
-    from musicneurons.analysis.local_regression import loess_segments
+    so a line drawn from the table breaks there instead of bridging the empty range. The span is
+    :func:`~musicneurons.analysis.local_regression.loess_span` of the samples (0.3 unless that leaves fewer
+    than 50 points per fit)."""
+    from musicneurons.analysis.local_regression import loess_segments, loess_span
 
     parts = []
     for rank, dim, feature in dict.fromkeys(requests):  # unique, in order
-        segments = loess_segments(
-            features[feature].to_numpy(dtype=np.float64), mu[:, dim].astype(np.float64), frac=0.3
-        )
+        x, y = features[feature].to_numpy(dtype=np.float64), mu[:, dim].astype(np.float64)
+        n = int((np.isfinite(x) & np.isfinite(y)).sum())
+        # span 0.3, widened on small corpora so that every local fit has 50 points (no spikes)
+        segments = loess_segments(x, y, frac=loess_span(n)) if n else []
         gap = (np.array([np.nan]), np.array([np.nan]))
         pieces = [arr for seg in segments for arr in (gap, seg)][1:] if segments else [(np.empty(0),) * 2]
         x = np.concatenate([p[0] for p in pieces])
