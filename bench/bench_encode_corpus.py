@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import resource
-import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -27,27 +25,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
 
+from machine import cpu_model, load_average
 from musicneurons.encode import encode_corpus
 from musicneurons.model.checkpoints import save_model
 from musicneurons.model.load import load_model
 from musicneurons.model.musicvae import MusicVAE, MusicVAEConfig
 
 TARGET_RSS_GB = 2.0
-
-
-def cpu_model() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return platform.processor() or "unknown CPU"
-    for line in out.splitlines():
-        if line.startswith("Model name:"):
-            return line.split(":", 1)[1].strip()
-    return "unknown CPU"
-
-
-def load() -> str:
-    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def peak_rss_gb() -> float:
@@ -91,14 +75,17 @@ def main() -> None:
             torch.manual_seed(0)
             config = MusicVAEConfig(z_size=16, enc_rnn_size=(16,), dec_rnn_size=(16,), max_seq_len=32)
             model = save_model(MusicVAE(config), root / "model")
-        load_before = load()
+        load_before = load_average()
         summary = encode_corpus(
             root / "windows.parquet", model, root / "latents", devices=["cpu"], batch_size=args.batch_size
         )
         out_mb = sum(p.stat().st_size for p in (root / "latents").glob("part-*.parquet")) / 1e6
     rss = peak_rss_gb()
     print(f"CPU: {cpu_model()} ({os.cpu_count()} logical CPUs, torch {torch.get_num_threads()} threads)")
-    print(f"model: {args.model}; batch {args.batch_size}; load average before {load_before}, after {load()}")
+    print(
+        f"model: {args.model}; batch {args.batch_size}; "
+        f"load average before {load_before}, after {load_average()}"
+    )
     rate = summary.windows_per_second
     print(f"encoded {summary.n_encoded:,} windows in {summary.seconds:.1f} s = {rate:,.0f} windows/s; "
           f"{summary.n_parts} parts, {out_mb:.0f} MB")  # fmt: skip

@@ -17,24 +17,11 @@ import argparse
 import http.client
 import json
 import os
-import platform
-import subprocess
 import time
 
 import numpy as np
 
-
-def cpu_model() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return platform.processor() or "unknown CPU"
-    lines = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
-    return f"{lines.get('Model name', '?').strip()} ({lines.get('CPU(s)', '?').strip()} CPUs)"
-
-
-def load() -> str:
-    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+from machine import cpu_model, load_average
 
 
 def post(conn: http.client.HTTPConnection, path: str, body: dict) -> dict:
@@ -138,8 +125,11 @@ def main() -> None:
     from musicneurons import PRESETS, MusicVAE, TrainedModel, load_model
     from musicneurons.data.defaults import default_windows
 
-    print(f"CPU: {cpu_model()}; torch {torch.__version__}, {torch.get_num_threads()} threads")
-    print(f"load average at start: {load()}")
+    print(
+        f"CPU: {cpu_model()} ({os.cpu_count()} CPUs); "
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads"
+    )
+    print(f"load average at start: {load_average()}")
     for name in args.models:
         if name == "big":
             torch.manual_seed(0)
@@ -152,13 +142,15 @@ def main() -> None:
         windows = default_windows(2 if steps == 32 else 16)[::37][: max(args.reps, 8)]
         params = sum(p.numel() for p in model.module.parameters()) / 1e6
         times = bench_model(label, model, windows, args.reps)
-        print(f"\n{label}: {params:.1f} M parameters, {steps} steps, {args.reps} reps (load {load()})")
+        print(
+            f"\n{label}: {params:.1f} M parameters, {steps} steps, {args.reps} reps (load {load_average()})"
+        )
         for key, values in times.items():
             print(f"  {key:16s} {percentiles(values)}")
         p95 = np.percentile(np.asarray(times["http round trip"]) * 1e3, 95)
         if name != "big":
             print(f"  target p95 < 100 ms: {'met' if p95 < 100 else 'NOT met'} ({p95:.1f} ms)")
-    print(f"\nload average at end: {load()}")
+    print(f"\nload average at end: {load_average()}")
 
 
 if __name__ == "__main__":

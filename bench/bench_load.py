@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import resource
 import shutil
 import struct
@@ -30,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from machine import cpu_model
 from musicneurons.model import checkpoints
 from musicneurons.model.convert import conversion_table, convert_state
 from musicneurons.model.load import load_module
@@ -175,16 +175,6 @@ def first_load(path: Path, preset: str) -> tuple[float, float]:
         [sys.executable, "-c", FIRST_LOAD, str(path), preset], check=True, capture_output=True, text=True
     ).stdout.split()
     return float(out[0]), float(out[1])
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def main() -> None:

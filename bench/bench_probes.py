@@ -16,26 +16,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import time
 
 import numpy as np
 
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
-def load() -> str:
-    one, five, fifteen = os.getloadavg()
-    return f"load {one:.2f} {five:.2f} {fifteen:.2f}"
+from machine import cpu_model, load_average
 
 
 def main() -> None:
@@ -56,7 +41,7 @@ def main() -> None:
     from musicneurons.analysis.neurons import split_music_noise
     from musicneurons.device import configure_cpu_numerics
 
-    print(f"{cpu_model()}, {os.cpu_count()} cores; {load()}")
+    print(f"{cpu_model()}, {os.cpu_count()} cores; load {load_average()}")
     configure_cpu_numerics()  # as the study and the CLI do
     model = musicneurons.load_model(f"default-{args.bars}bar", device="cpu")
     corpus = musicneurons.default_corpus(args.bars)
@@ -65,14 +50,14 @@ def main() -> None:
 
     started = time.perf_counter()
     _, mu, sigma = model.encode(windows)
-    print(f"encode {len(windows)} windows: {time.perf_counter() - started:.1f} s; {load()}")
+    print(f"encode {len(windows)} windows: {time.perf_counter() - started:.1f} s; load {load_average()}")
     split = split_music_noise(sigma)
 
     sample = mu[: min(256, len(mu))]
     started = time.perf_counter()
     model.decode(sample, temperature=0.0)
     rate = len(sample) / (time.perf_counter() - started)
-    print(f"greedy decode: {rate:.0f} windows/s (batch {model.batch_size}); {load()}")
+    print(f"greedy decode: {rate:.0f} windows/s (batch {model.batch_size}); load {load_average()}")
 
     grid = np.linspace(-3, 3, args.steps)
     started = time.perf_counter()
@@ -83,7 +68,7 @@ def main() -> None:
     seconds = time.perf_counter() - started
     n = probes.info["n_decodes"]
     print(f"probes: {n} decodes in {seconds:.1f} s ({n / seconds:.0f}/s; decoder alone {n / rate:.1f} s)")
-    print(f"  {load()}")
+    print(f"  load {load_average()}")
 
     from musicneurons.features.registry import FEATURES
 
@@ -100,7 +85,7 @@ def main() -> None:
         print(
             f"disentanglement, {name} ({latents.shape[1]} x {len(scores['factor_names'])} factors, "
             f"{scores['n_samples']} rows): {time.perf_counter() - started:.1f} s; MIG {scores['mig']:.3f}, "
-            f"DCI D {scores['dci_disentanglement']:.3f}; {load()}"
+            f"DCI D {scores['dci_disentanglement']:.3f}; load {load_average()}"
         )
 
     rng = np.random.default_rng(args.seed)
@@ -109,7 +94,8 @@ def main() -> None:
     started = time.perf_counter()
     result = run_detector(model, windows[rows], groups, split.is_music, rng=rng, qpm=qpm[rows])
     print(
-        f"detector: {len(rows)} real windows x 4 negatives in {time.perf_counter() - started:.1f} s; {load()}"
+        f"detector: {len(rows)} real windows x 4 negatives in {time.perf_counter() - started:.1f} s; "
+        f"load {load_average()}"
     )
     print(result.table.pivot(index="method", columns="negative", values="auroc").round(3).to_string())
 

@@ -18,25 +18,16 @@ import argparse
 import dataclasses
 import importlib.util
 import os
-import platform
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from machine import cpu_model
+
 REFERENCE = "bd0e05b"  # the last commit with the single-module training loop (nn.LSTM over [one-hot, z])
 REFERENCE_PATH = "src/musicneurons/training/train.py"
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def load_reference(rev: str):
