@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from musicneurons.constants import MUSIC_SIGMA_THRESHOLD
 
@@ -98,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
     # BLAS results always depend on the thread count). Must be set before NumPy is imported.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    from musicneurons.study.pipeline import StudyConfig, StudyError, run_study
+    from musicneurons.study.pipeline import StudyConfig, run_study
 
     bars = tuple(sorted(set(args.bars))) if args.bars else (() if args.model else (2, 16))
     config = StudyConfig(
@@ -118,11 +117,7 @@ def run(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         progress=not args.no_progress,
     )
-    try:
-        summary = run_study(config, args.out)
-    except (FileNotFoundError, NotADirectoryError, StudyError) as exc:
-        print(f"musicneurons study: {exc}", file=sys.stderr)
-        return 2
+    summary = run_study(config, args.out)  # StudyError is a UserError: cli.main reports it (one line, exit 2)
     for note in summary["notes"]:
         print(f"note: {note}")
     for part in summary["parts"].values():

@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from musicneurons.constants import EXCITED_MU
+from musicneurons.errors import UserError
 
 DEFAULT_MODELS = {2: "default-2bar", 16: "default-16bar"}
 
 
-class StudyError(ValueError):
+class StudyError(UserError):
     """A study that cannot run as asked (model and corpus disagree, too few windows): the message says why."""
 
 
