@@ -73,7 +73,7 @@ def test_wrong_offset_shape_is_refused():
         fold_latent_offsets(_model(FLAT, 0), np.zeros(3))
 
 
-def test_cli_center(tmp_path):
+def test_cli_center(tmp_path, capsys):
     model = _model(HIER, 8)
     save_model(model, tmp_path / "m")
     windows = _windows(20, 9)
@@ -90,4 +90,9 @@ def test_cli_center(tmp_path):
     pd.DataFrame(
         {"source": "a.mid", "window": list(windows[:, :16].astype(np.int8)), "qpm": 120.0}
     ).to_parquet(short)
-    assert main(["center", str(tmp_path / "m"), str(short), "--out", str(tmp_path / "bad")]) == 1
+    assert main(["center", str(tmp_path / "m"), str(short), "--out", str(tmp_path / "bad")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err
+    assert "short.parquet" in err
+    assert "16 steps" in err
+    assert not (tmp_path / "bad").exists()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -28,6 +27,7 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from musicneurons.data.corpus import read_windows
+    from musicneurons.errors import UserError
     from musicneurons.model.centering import center_latents
     from musicneurons.model.checkpoints import save_model
     from musicneurons.model.load import load_module
@@ -35,11 +35,8 @@ def run(args: argparse.Namespace) -> int:
     module, meta = load_module(args.model)
     windows, _ = read_windows(args.windows)
     if windows.shape[1] != module.config.max_seq_len:
-        print(
-            f"center: windows have {windows.shape[1]} steps, the model {module.config.max_seq_len}",
-            file=sys.stderr,
-        )
-        return 1
+        msg = f"{args.windows} has windows of {windows.shape[1]} steps, the model {module.config.max_seq_len}"
+        raise UserError(msg)
     offsets = center_latents(module, windows)
     meta = dict(meta)
     meta["centered"] = {"source": str(args.model), "windows": str(args.windows), "n_windows": len(windows),
