@@ -87,7 +87,7 @@ def reconstruct_melodies(
 ) -> Melodies:
     """The windows of ``midi`` (``input-NNN``) and their decodes from mu (``decoded-NNN``), interleaved."""
     _check_temperature(temperature)
-    table = read_windows(model, midi)
+    table = midi_windows(model, midi)
     if max_windows is not None:
         table = table[0][:max_windows], table[1][:max_windows]
     windows, qpm = table
@@ -127,7 +127,7 @@ def interpolate_melodies(
     _check_temperature(temperature)
     ends = []
     for path, index, option in ((midi_a, window_a, "--window-a"), (midi_b, window_b, "--window-b")):
-        windows, qpm = read_windows(model, path)
+        windows, qpm = midi_windows(model, path)
         index = 0 if index is None else index
         if not 0 <= index < len(windows):
             msg = f"{option} {index}: {path} has {len(windows)} windows (0..{len(windows) - 1})"
@@ -147,7 +147,7 @@ def interpolate_melodies(
     return Melodies(names, windows, np.full(steps, ends[0][1]), list(z), info)
 
 
-def read_windows(model: Model, midi: str | Path) -> tuple[np.ndarray, np.ndarray]:
+def midi_windows(model: Model, midi: str | Path) -> tuple[np.ndarray, np.ndarray]:
     """Every distinct melody window of a MIDI file at the model's length and its tempo: ``(windows, qpm)``."""
     path = Path(midi)
     if not path.is_file():
