@@ -56,6 +56,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--max-windows", type=int, default=None, help="study at most this many real windows per model"
     )
     p.add_argument(
+        "--analysis-windows",
+        type=int,
+        default=50_000,
+        help="cap on the windows that the per-window analyses see (phi_K, correlations, LOESS, attribute "
+        "vectors, bootstrap, probes, detector, features): above it they use a random subset of this size, "
+        "the same on every rerun with the same --seed, while the music/noise split (mean sigma), mean and "
+        "variance of mu and the excitation counts still cover every window, streamed in chunks, so memory "
+        "stays flat on corpora of millions of windows. The report gives both sizes. Default 50000, the "
+        "paper's sample; 0 = no cap (every analysis on every window: time and memory grow with the corpus)",
+    )
+    p.add_argument(
         "--sigma-threshold",
         type=float,
         default=MUSIC_SIGMA_THRESHOLD,
@@ -111,6 +122,7 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         precision=args.precision,
         max_windows=args.max_windows,
+        analysis_windows=args.analysis_windows,
         sigma_threshold=_sigma_threshold(args.sigma_threshold),
         svg=args.svg,
         figure_workers=args.figure_workers,
@@ -123,7 +135,13 @@ def run(args: argparse.Namespace) -> int:
     for part in summary["parts"].values():
         n = part["neurons"]
         line = (
-            f"{part['label']}: {n['n_music']} music neurons of {n['z_size']} ({part['n_windows']:,} windows)"
+            f"{part['label']}: {n['n_music']} music neurons of {n['z_size']} ({part['n_windows']:,} windows"
+            + (
+                f"; per-window analyses on a random {part['n_windows_analysis']:,}"
+                if part["n_windows_analysis"] < part["n_windows"]
+                else ""
+            )
+            + ")"
         )
         for role, word in (("pitch_neuron", "pitch"), ("rhythm_neuron", "rhythm")):
             if part.get(role):
@@ -155,6 +173,9 @@ def _check_counts_and_out(args: argparse.Namespace) -> None:
         raise UserError(msg)
     if args.max_windows is not None and args.max_windows < 1:
         msg = f"--max-windows must be at least 1, got {args.max_windows}"
+        raise UserError(msg)
+    if args.analysis_windows < 0 or args.analysis_windows == 1:
+        msg = f"--analysis-windows must be 0 (no cap) or at least 2, got {args.analysis_windows}"
         raise UserError(msg)
     if Path(args.out).exists() and not Path(args.out).is_dir():
         msg = f"--out {args.out} is a file, not a folder"

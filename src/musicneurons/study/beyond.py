@@ -219,7 +219,7 @@ def _disentanglement(p: Part) -> pd.DataFrame:
 
 def _detector(p: Part) -> pd.DataFrame:
     n = _windows_for(p, p.config.detector_steps)
-    sources = p.data["windows"]["source"].to_numpy()
+    sources = p.sources
     return detector_table(p.model, p.windows, sources, p.qpm, p.neurons, n_windows=n, rng=p.rng("detector"))
 
 

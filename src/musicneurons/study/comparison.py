@@ -63,7 +63,7 @@ def uncertainty_numbers(part: Part) -> dict[str, np.ndarray]:
     extra = summary_additions(
         mu=part.mu,
         sigma=part.sigma,
-        sources=part.data["windows"]["source"].astype(str).to_numpy(),
+        sources=part.sources,
         threshold=float(part.neurons["sigma_threshold"].iloc[0]),
         features=columns,
         groups=groups,
@@ -129,7 +129,7 @@ def phik_null_table(part: Part, n_permutations: int) -> pd.DataFrame:
     result = phik_permutation_null(
         part.features[features].to_numpy(dtype=np.float64),
         part.mu[:, neurons["dim"].to_numpy()],
-        part.data["windows"]["source"].astype(str).to_numpy(),
+        part.sources,
         n_permutations=n_permutations,
         rng=part.rng("phik_null"),
     )
@@ -239,7 +239,7 @@ def add_comparisons(parts: Mapping[str, dict[str, Any]], out: Path) -> None:
                 "model": part.get("model"),
                 "model_config": part.get("model_config"),
                 "paper_model": measured["paper_model"],
-                "n_windows": part.get("n_windows"),
+                "n_windows": part.get("n_windows_analysis", part.get("n_windows")),  # what φ_K saw
                 "manifest": manifest_tables.get(key),
                 "free_running_accuracy": fr.get("accuracy"),
                 "hold_baseline_accuracy": fr.get("hold_baseline"),

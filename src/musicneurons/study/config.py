@@ -44,6 +44,15 @@ class StudyConfig:
         Where and how to run the model (``auto``/``cpu``/``cuda``; ``fp32``/``bf16``).
     max_windows : int, optional
         Study a random subset of at most this many real windows per part.
+    analysis_windows : int, optional
+        Cap on the windows the per-window analyses see (φ_K, correlations, LOESS, attribute vectors, the
+        bootstrap, the φ_K null, probes, detector, ablation, features, the comparison with random sequences):
+        when a part studies more windows, those analyses use a random subset of this many, drawn without
+        replacement from the study seed (the same subset on every rerun), and the cheap numbers (mean σ per
+        dimension, hence the music/noise split, mean and variance of μ, the per-window excitation counts)
+        are still computed over every window, streamed in chunks, so memory does not grow with the corpus
+        beyond a few bytes per window. 50,000 is the paper's sample size; 0 or None: no cap. Below the cap
+        nothing changes. The summary gives both sizes (``n_windows_total``, ``n_windows_analysis``).
     sigma_threshold : float, optional
         Music neuron: mean σ below this (None: ``musicneurons.constants.MUSIC_SIGMA_THRESHOLD``).
     activation_threshold : float
@@ -87,6 +96,7 @@ class StudyConfig:
     device: str = "auto"
     precision: str = "fp32"
     max_windows: int | None = None
+    analysis_windows: int | None = 50_000
     sigma_threshold: float | None = None
     activation_threshold: float = EXCITED_MU
     n_phik_neurons: int = 64
@@ -113,6 +123,7 @@ COMMAND_FLAGS = {
     "device": "--device",
     "precision": "--precision",
     "max_windows": "--max-windows",
+    "analysis_windows": "--analysis-windows",
     "sigma_threshold": "--sigma-threshold",
 }
 

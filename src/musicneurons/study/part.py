@@ -87,10 +87,42 @@ class Part:
         return st.windows_fingerprint(self.corpus, np.asarray(qpm, dtype=np.float64))
 
     # ------------------------------------------------------------------ the windows studied
+    @property
+    def n_windows_total(self) -> int:
+        """Every studied window (the ``windows`` table): the counts and the split are over all of them."""
+        return len(self.data["windows"])
+
+    @cached_property
+    def analysis_rows(self) -> np.ndarray:
+        """Rows of the ``windows`` table that the per-window analyses use: all of them, or a seeded random
+        subset of ``config.analysis_windows`` when there are more (:mod:`musicneurons.study.corpus_stats`)."""
+        from musicneurons.study.corpus_stats import analysis_subset
+
+        return analysis_subset(self.n_windows_total, self.config.analysis_windows, self.rng("analysis"))
+
+    @property
+    def is_subset(self) -> bool:
+        """Whether the per-window analyses see a subset (then ``latent_stats`` streams over every window)."""
+        return len(self.analysis_rows) < self.n_windows_total
+
+    @property
+    def analysis_params(self) -> dict[str, Any]:
+        """What the analysis subset depends on, as stage parameters ({} when it is every window)."""
+        if not self.is_subset:
+            return {}
+        return {"analysis_windows": self.config.analysis_windows, "seed": self.config.seed}
+
+    @cached_property
+    def analysis_table(self) -> pd.DataFrame:
+        """The rows of the ``windows`` table in the analysis subset (the table itself when it is all)."""
+        table = self.data["windows"]
+        return table.iloc[self.analysis_rows].reset_index(drop=True) if self.is_subset else table
+
     @cached_property
     def windows(self) -> np.ndarray:
-        """The studied windows (n, T) int8; a study needs at least two."""
-        windows = st.window_array(self.data["windows"])
+        """The windows of the analysis subset (n, T) int8 (every studied window unless the corpus is larger
+        than ``analysis_windows``); a study needs at least two."""
+        windows = st.window_array(self.analysis_table)
         if len(windows) < 2:
             msg = (
                 f"{self.label}: only {len(windows)} window(s) in {self.corpus_text}; "
@@ -101,11 +133,16 @@ class Part:
 
     @property
     def qpm(self) -> np.ndarray:
-        return self.data["windows"]["qpm"].to_numpy(dtype=np.float64)
+        return self.analysis_table["qpm"].to_numpy(dtype=np.float64)
 
     @property
     def window_ids(self) -> np.ndarray:
-        return self.data["windows"]["window_id"].to_numpy()
+        return self.analysis_table["window_id"].to_numpy()
+
+    @property
+    def sources(self) -> np.ndarray:
+        """The source file of each window of the analysis subset, as strings."""
+        return self.analysis_table["source"].astype(str).to_numpy()
 
     @property
     def has_random(self) -> bool:
@@ -167,7 +204,10 @@ class Part:
             "model_fingerprint": self.model_key,
             "model_config": self.model.config.to_dict(),
             "corpus": self.corpus_text,
-            "n_windows": len(self.windows),
+            "n_windows": self.n_windows_total,
+            "n_windows_total": self.n_windows_total,
+            "n_windows_analysis": len(self.windows),
+            "analysis_windows": self.config.analysis_windows or 0,
             "n_random": self.n_random,
             "n_random_requested": self.config.n_random if self.bars == 2 else 0,
             "sigma_threshold": float(self.neurons["sigma_threshold"].iloc[0]),

@@ -125,6 +125,19 @@ def _ablation(part: Part) -> pd.DataFrame:
     )
 
 
+def _latent_stats(part: Part) -> dict[str, np.ndarray]:
+    """Mean σ, mean and variance of μ and the excited dimensions of every studied window, streamed."""
+    from musicneurons.study import corpus_stats
+
+    table = part.data["windows"]
+    ids = table["window_id"].to_numpy()
+    if part.config.latents:
+        chunks = corpus_stats.stored_chunks(part.config.latents, ids)
+    else:
+        chunks = corpus_stats.encoded_chunks(part.model, table, part.rng("latent_stats"))
+    return corpus_stats.latent_stats(chunks, ids, threshold=part.config.activation_threshold)
+
+
 MUSIC21 = {"convention": "music21"}
 
 #: The stages of a part, in the order they run. Each reads only artifacts of rows above it.
@@ -142,7 +155,7 @@ STAGES: tuple[Stage, ...] = (
         "latents",
         "latents.npz",
         ("windows",),
-        lambda p: {**p.run_params, **p.latents_source},
+        lambda p: {**p.run_params, **p.latents_source, **p.analysis_params},
         lambda p: (
             st.stored_latents(p.model, p.config.latents, p.window_ids, p.windows)
             if p.config.latents
@@ -153,8 +166,16 @@ STAGES: tuple[Stage, ...] = (
         "features",
         "features.parquet",
         ("windows",),
-        MUSIC21,
+        lambda p: {**MUSIC21, **p.analysis_params},
         lambda p: st.features_table(p.windows, p.qpm, p.window_ids),
+    ),
+    Stage(
+        "latent_stats",
+        "latent_stats.npz",
+        ("windows",),
+        lambda p: {**p.run_params, **p.latents_source, "threshold": p.config.activation_threshold},
+        _latent_stats,
+        when=lambda p: p.is_subset,
     ),
     Stage(
         "random",
@@ -192,9 +213,15 @@ STAGES: tuple[Stage, ...] = (
     Stage(
         "neurons",
         "neurons.parquet",
-        ("latents", "random_latents?"),
+        ("latents", "latent_stats?", "random_latents?"),
         lambda p: {"sigma_threshold": p.config.sigma_threshold},
-        lambda p: st.neurons_table(p.mu, p.sigma, p.mu_random, sigma_threshold=p.config.sigma_threshold),
+        lambda p: st.neurons_table(
+            p.mu,
+            p.sigma,
+            p.mu_random,
+            sigma_threshold=p.config.sigma_threshold,
+            stats=p.data.get("latent_stats"),
+        ),
     ),
     Stage(
         "latent_corr",
@@ -227,9 +254,16 @@ STAGES: tuple[Stage, ...] = (
     Stage(
         "counts",
         "counts.parquet",
-        ("latents", "neurons", "random_latents?"),
+        ("latents", "latent_stats?", "neurons", "random_latents?"),
         lambda p: {"threshold": p.config.activation_threshold},
-        lambda p: st.counts_table(p.mu, p.window_ids, p.mu_random, p.neurons, p.config.activation_threshold),
+        lambda p: st.counts_table(
+            p.mu,
+            p.window_ids,
+            p.mu_random,
+            p.neurons,
+            p.config.activation_threshold,
+            stats=p.data.get("latent_stats"),
+        ),
     ),
     Stage(
         "attributes",
@@ -427,6 +461,9 @@ def _check_bars(config: StudyConfig, name: str | None, bars: int, model: Trained
 def run_study(config: StudyConfig, out: str | Path) -> dict[str, Any]:
     """Run the whole study into ``out``; returns the content of ``summary.json``."""
     out = Path(out)
+    if config.analysis_windows is not None and (config.analysis_windows < 0 or config.analysis_windows == 1):
+        msg = f"analysis_windows must be 0 or None (no cap) or at least 2, got {config.analysis_windows}"
+        raise StudyError(msg)
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     results: list[PartResult] = []

@@ -216,22 +216,38 @@ def example_encoding(
 
 # --------------------------------------------------------------------------- analysis stages
 def neurons_table(
-    mu: np.ndarray, sigma: np.ndarray, mu_random: np.ndarray | None, *, sigma_threshold: float | None
+    mu: np.ndarray,
+    sigma: np.ndarray,
+    mu_random: np.ndarray | None,
+    *,
+    sigma_threshold: float | None,
+    stats: dict[str, np.ndarray] | None = None,
 ) -> pd.DataFrame:
-    """One row per latent dimension in specificity order (columns: :mod:`musicneurons.study.summary`)."""
+    """One row per latent dimension in specificity order (columns: :mod:`musicneurons.study.summary`).
+
+    With ``stats`` (:func:`musicneurons.study.corpus_stats.latent_stats` of every window) mean σ, mean and
+    variance of μ, the split and the active units come from them; ``mu`` and ``sigma`` (the analysis subset)
+    then serve only the comparison with random sequences.
+    """
     from musicneurons.analysis import neurons
 
     kwargs = {} if sigma_threshold is None else {"threshold": sigma_threshold}
-    split = neurons.split_music_noise(sigma, **kwargs)
+    if stats is None:
+        split = neurons.split_music_noise(sigma, **kwargs)
+        active = neurons.active_units(mu)
+        mean_mu, var_mu = mu.mean(axis=0, dtype=np.float64), mu.var(axis=0, dtype=np.float64)
+    else:
+        split = neurons.split_music_noise(stats["mean_sigma"][None, :], **kwargs)  # the mean of one row
+        mean_mu, var_mu = stats["mean_mu"], stats["var_mu"]
+        active = var_mu > neurons.DEFAULT_ACTIVE_VARIANCE
     order = split.order
-    active = neurons.active_units(mu)
     table = pd.DataFrame(
         {
             "rank": np.arange(1, len(order) + 1),
             "dim": order,
             "mean_sigma": split.mean_sigma[order],
-            "mean_mu": mu.mean(axis=0, dtype=np.float64)[order],
-            "var_mu": mu.var(axis=0, dtype=np.float64)[order],
+            "mean_mu": mean_mu[order],
+            "var_mu": var_mu[order],
             "is_music": split.is_music[order],
             "is_active": active[order],
             "sigma_threshold": split.threshold,
@@ -327,17 +343,27 @@ def counts_table(
     mu_random: np.ndarray | None,
     neurons: pd.DataFrame,
     threshold: float,
+    stats: dict[str, np.ndarray] | None = None,
 ) -> pd.DataFrame:
-    """Per window, how many music and noise neurons have |mu| > ``threshold`` (Fig. 11), real and random."""
+    """Per window, how many music and noise neurons have |mu| > ``threshold`` (Fig. 11), real and random.
+
+    With ``stats`` (:func:`musicneurons.study.corpus_stats.latent_stats`, same threshold) the real rows are
+    every window's, from its excitation bits; otherwise those of ``mu``.
+    """
     from musicneurons.analysis.neurons import activation_counts
+    from musicneurons.study.corpus_stats import excited_counts
 
     is_music = np.zeros(len(neurons), dtype=bool)
     is_music[neurons["dim"].to_numpy()] = neurons["is_music"].to_numpy()
     frames = []
-    for kind, m, ids in (("real", mu, window_id), ("random", mu_random, None)):
+    real = (mu, window_id) if stats is None else (stats["excited"], stats["window_id"])
+    for kind, m, ids in (("real", *real), ("random", mu_random, None)):
         if m is None or not len(m):
             continue
-        music, noise = activation_counts(m, is_music, threshold=threshold)
+        if stats is not None and kind == "real":
+            music, noise = excited_counts(m, is_music)
+        else:
+            music, noise = activation_counts(m, is_music, threshold=threshold)
         frames.append(
             pd.DataFrame(
                 {

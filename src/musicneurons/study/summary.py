@@ -324,6 +324,13 @@ def part_description(part: Mapping[str, Any]) -> str:
     text = f"Model {part.get('model', '?')}{arch} on {part.get('corpus', 'its corpus')}"
     if "n_windows" in part:
         text += f"; {part['n_windows']:,} windows studied"
+        analysed = part.get("n_windows_analysis", part["n_windows"])
+        if analysed < part["n_windows"]:
+            text += (
+                f" (mean σ, the music/noise split and the excitation counts over all of them; φ_K, "
+                f"correlations, LOESS, attribute vectors, bootstrap and the other per-window analyses on a "
+                f"random subset of {analysed:,} drawn from the study seed)"
+            )
     if part.get("n_random"):
         text += f", {part['n_random']:,} random note sequences"
     if "sigma_threshold" in part:
