@@ -380,7 +380,12 @@ def _part_notes(part: Part) -> list[str]:
     if part.has_random and part.n_random < part.config.n_random:
         text = (
             f"{part.label}: {part.n_random:,} random note sequences instead of the {part.config.n_random:,} "
-            "asked for, as many as there are real windows, so both sets weigh the same."
+            + (
+                "asked for, as many as the windows of the analysis subset"
+                if part.is_subset
+                else "asked for, as many as there are real windows"
+            )
+            + ", so both sets weigh the same."
         )
         return [text]
     return []
