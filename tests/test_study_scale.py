@@ -178,3 +178,15 @@ def test_both_latent_sources_give_the_same_numbers(capped: dict) -> None:
     stored = pd.read_parquet(capped["root"] / "stored" / "2bar" / "neurons.parquet")
     encoded = pd.read_parquet(capped["root"] / "encoded" / "2bar" / "neurons.parquet")
     pd.testing.assert_frame_equal(stored, encoded, rtol=1e-5)
+
+
+def test_a_cap_below_two_windows_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from musicneurons.cli import main
+    from musicneurons.study.config import StudyConfig, StudyError
+
+    for cap in (1, -5):
+        with pytest.raises(StudyError, match="analysis_windows"):
+            StudyConfig(analysis_windows=cap)
+    assert StudyConfig(analysis_windows=0).analysis_windows == 0  # no cap
+    assert main(["study", "--analysis-windows", "1", "--out", str(tmp_path / "out")]) == 2
+    assert "--analysis-windows must be 0 (no cap) or at least 2" in capsys.readouterr().err

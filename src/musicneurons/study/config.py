@@ -111,6 +111,11 @@ class StudyConfig:
     overwrite: bool = False
     progress: bool = True
 
+    def __post_init__(self) -> None:
+        if self.analysis_windows is not None and (self.analysis_windows < 0 or self.analysis_windows == 1):
+            msg = f"analysis_windows must be 0 or None (no cap) or at least 2, got {self.analysis_windows}"
+            raise StudyError(msg)
+
 
 #: StudyConfig fields that the command line sets, and their flags (for run.json's "command").
 COMMAND_FLAGS = {

@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 if TYPE_CHECKING:
     from musicneurons.model.inference import TrainedModel
@@ -87,15 +86,12 @@ def stored_chunks(
 
 
 def encoded_chunks(
-    model: TrainedModel, table: pd.DataFrame, rng: np.random.Generator, chunk: int = CHUNK
+    model: TrainedModel, windows: Iterable[tuple[np.ndarray, np.ndarray]], rng: np.random.Generator
 ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """``(rows, mu, sigma)`` chunks of the windows of a study's window table, encoded by ``model``."""
-    from musicneurons.study.stages import window_array
-
-    for start in range(0, len(table), chunk):
-        stop = min(start + chunk, len(table))
-        _, mu, sigma = model.encode(window_array(table.iloc[start:stop]), rng=rng)
-        yield np.arange(start, stop), mu, sigma
+    """``(rows, mu, sigma)`` chunks from ``(rows, windows)`` chunks (int8 (k, T)), encoded by ``model``."""
+    for rows, chunk in windows:
+        _, mu, sigma = model.encode(chunk, rng=rng)
+        yield rows, mu, sigma
 
 
 def latent_stats(

@@ -173,6 +173,29 @@ class Part:
         return None if latents is None else latents["mu"]
 
     @property
+    def stats(self) -> dict[str, np.ndarray] | None:
+        """The ``latent_stats`` artifact (every window's numbers), or None when the analyses see them all."""
+        return self.data.get("latent_stats")
+
+    def latent_stats(self) -> dict[str, np.ndarray]:
+        """Mean σ, mean and variance of μ and the excited dimensions of every studied window, streamed from
+        the ``--latents`` folder or encoded here, one chunk at a time."""
+        from musicneurons.study import corpus_stats as cs
+
+        table = self.data["windows"]
+        ids = table["window_id"].to_numpy()
+        if self.config.latents:
+            chunks = cs.stored_chunks(self.config.latents, ids)
+        else:
+            starts = range(0, len(table), cs.CHUNK)
+            windows = (
+                (np.arange(a, min(a + cs.CHUNK, len(table))), st.window_array(table.iloc[a : a + cs.CHUNK]))
+                for a in starts
+            )
+            chunks = cs.encoded_chunks(self.model, windows, self.rng("latent_stats"))
+        return cs.latent_stats(chunks, ids, threshold=self.config.activation_threshold)
+
+    @property
     def features(self) -> pd.DataFrame:
         return self.data["features"]
 

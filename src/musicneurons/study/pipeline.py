@@ -125,19 +125,6 @@ def _ablation(part: Part) -> pd.DataFrame:
     )
 
 
-def _latent_stats(part: Part) -> dict[str, np.ndarray]:
-    """Mean σ, mean and variance of μ and the excited dimensions of every studied window, streamed."""
-    from musicneurons.study import corpus_stats
-
-    table = part.data["windows"]
-    ids = table["window_id"].to_numpy()
-    if part.config.latents:
-        chunks = corpus_stats.stored_chunks(part.config.latents, ids)
-    else:
-        chunks = corpus_stats.encoded_chunks(part.model, table, part.rng("latent_stats"))
-    return corpus_stats.latent_stats(chunks, ids, threshold=part.config.activation_threshold)
-
-
 MUSIC21 = {"convention": "music21"}
 
 #: The stages of a part, in the order they run. Each reads only artifacts of rows above it.
@@ -174,7 +161,7 @@ STAGES: tuple[Stage, ...] = (
         "latent_stats.npz",
         ("windows",),
         lambda p: {**p.run_params, **p.latents_source, "threshold": p.config.activation_threshold},
-        _latent_stats,
+        lambda p: p.latent_stats(),
         when=lambda p: p.is_subset,
     ),
     Stage(
@@ -216,11 +203,7 @@ STAGES: tuple[Stage, ...] = (
         ("latents", "latent_stats?", "random_latents?"),
         lambda p: {"sigma_threshold": p.config.sigma_threshold},
         lambda p: st.neurons_table(
-            p.mu,
-            p.sigma,
-            p.mu_random,
-            sigma_threshold=p.config.sigma_threshold,
-            stats=p.data.get("latent_stats"),
+            p.mu, p.sigma, p.mu_random, sigma_threshold=p.config.sigma_threshold, stats=p.stats
         ),
     ),
     Stage(
@@ -257,12 +240,7 @@ STAGES: tuple[Stage, ...] = (
         ("latents", "latent_stats?", "neurons", "random_latents?"),
         lambda p: {"threshold": p.config.activation_threshold},
         lambda p: st.counts_table(
-            p.mu,
-            p.window_ids,
-            p.mu_random,
-            p.neurons,
-            p.config.activation_threshold,
-            stats=p.data.get("latent_stats"),
+            p.mu, p.window_ids, p.mu_random, p.neurons, p.config.activation_threshold, stats=p.stats
         ),
     ),
     Stage(
@@ -378,14 +356,10 @@ def _part_notes(part: Part) -> list[str]:
             f"{part.label}: no random note sequences; the paper's generator (§5.1) defines 2-bar ones only."
         ]
     if part.has_random and part.n_random < part.config.n_random:
+        real = "the windows of the analysis subset" if part.is_subset else "there are real windows"
         text = (
             f"{part.label}: {part.n_random:,} random note sequences instead of the {part.config.n_random:,} "
-            + (
-                "asked for, as many as the windows of the analysis subset"
-                if part.is_subset
-                else "asked for, as many as there are real windows"
-            )
-            + ", so both sets weigh the same."
+            f"asked for, as many as {real}, so both sets weigh the same."
         )
         return [text]
     return []
@@ -466,9 +440,6 @@ def _check_bars(config: StudyConfig, name: str | None, bars: int, model: Trained
 def run_study(config: StudyConfig, out: str | Path) -> dict[str, Any]:
     """Run the whole study into ``out``; returns the content of ``summary.json``."""
     out = Path(out)
-    if config.analysis_windows is not None and (config.analysis_windows < 0 or config.analysis_windows == 1):
-        msg = f"analysis_windows must be 0 or None (no cap) or at least 2, got {config.analysis_windows}"
-        raise StudyError(msg)
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     results: list[PartResult] = []
