@@ -190,3 +190,16 @@ def test_a_cap_below_two_windows_is_refused(tmp_path: Path, capsys: pytest.Captu
     assert StudyConfig(analysis_windows=0).analysis_windows == 0  # no cap
     assert main(["study", "--analysis-windows", "1", "--out", str(tmp_path / "out")]) == 2
     assert "--analysis-windows must be 0 (no cap) or at least 2" in capsys.readouterr().err
+
+
+def test_features_in_chunks_equal_features_in_one_go() -> None:
+    from musicneurons.data.defaults import default_windows
+    from musicneurons.features.registry import compute_features
+    from musicneurons.study.stages import features_table
+
+    windows = default_windows(bars=2)[:60]
+    qpm = np.random.default_rng(0).uniform(60, 180, size=60)
+    chunked = features_table(windows, qpm, np.arange(60) + 9, chunk=7)
+    whole = compute_features(windows, qpm=qpm, convention="music21")  # the feature code's own single call
+    np.testing.assert_array_equal(chunked["window_id"], np.arange(60) + 9)
+    pd.testing.assert_frame_equal(chunked.drop(columns="window_id"), whole)

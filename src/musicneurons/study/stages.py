@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ENCODE_CHUNK = 2048  # windows per progress-bar tick when encoding
+FEATURE_CHUNK = 20_000  # windows per call of the feature code (bounds its intermediate arrays)
 
 
 # --------------------------------------------------------------------------- Twinkle, twinkle
@@ -176,11 +177,22 @@ def stored_latents(
     return {"mu": mu, "sigma": sigma}
 
 
-def features_table(windows: np.ndarray, qpm: np.ndarray, window_id: np.ndarray) -> pd.DataFrame:
-    """music21 jSymbolic features (and extras) per window at its own tempo, keyed by ``window_id``."""
+def features_table(
+    windows: np.ndarray, qpm: np.ndarray, window_id: np.ndarray, chunk: int = FEATURE_CHUNK
+) -> pd.DataFrame:
+    """music21 jSymbolic features (and extras) per window at its own tempo, keyed by ``window_id``.
+
+    Computed ``chunk`` windows at a time (each window's features depend on that window only), so the
+    intermediate note tables stay the size of one chunk.
+    """
     from musicneurons.features.registry import compute_features
 
-    table = compute_features(windows, qpm=np.asarray(qpm, dtype=np.float64), convention="music21")
+    qpm = np.asarray(qpm, dtype=np.float64)
+    starts = range(0, max(len(windows), 1), chunk)
+    parts = [
+        compute_features(windows[a : a + chunk], qpm=qpm[a : a + chunk], convention="music21") for a in starts
+    ]
+    table = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     table.insert(0, "window_id", np.asarray(window_id))
     return table
 
