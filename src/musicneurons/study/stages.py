@@ -142,9 +142,10 @@ def stored_latents(
     same ids. Raises StudyError naming what does not match.
     """
     from musicneurons.encode.latents import model_fingerprint as weights_fingerprint
-    from musicneurons.encode.latents import read_latents, read_records
+    from musicneurons.encode.latents import read_records
     from musicneurons.errors import UserError
     from musicneurons.study.config import StudyError
+    from musicneurons.study.corpus_stats import stored_chunks
 
     records = read_records(folder)
     if not records:
@@ -157,8 +158,13 @@ def stored_latents(
         msg = f"--latents {folder} was encoded by another model (weights {names}..., this one "
         msg += f"{ours[:12]}...); give the --model that encoded it"
         raise StudyError(msg)
-    try:
-        _, mu, sigma = read_latents(folder, np.asarray(window_ids, dtype=np.int64))
+    try:  # one record batch at a time (memory: the studied rows plus one batch)
+        mu = sigma = np.zeros((0, 0), dtype=np.float32)
+        for rows, batch_mu, batch_sigma in stored_chunks(folder, np.asarray(window_ids, dtype=np.int64)):
+            if not mu.size:
+                mu = np.empty((len(window_ids), batch_mu.shape[1]), dtype=np.float32)
+                sigma = np.empty_like(mu)
+            mu[rows], sigma[rows] = batch_mu, batch_sigma
     except UserError as exc:
         msg = f"--latents: {exc}; encode the same windows as the study reads (--windows)"
         raise StudyError(msg) from exc
