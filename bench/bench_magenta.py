@@ -24,7 +24,8 @@ in a child process under ``PASSIVE`` and once under OpenMP's default (spin-wait)
 
 Magenta needs its own environment (TensorFlow 2.15.1 on Python 3.11; shared/docs/MAGENTA_ENV.md and
 docs/training.md "Measuring against Magenta"). Without TensorFlow and Magenta importable this script prints
-how to build that environment and exits 0. The full run (about 5-8 minutes on a quiet 2-core machine):
+how to build that environment and exits 0. The full run (both wait policies; 133 s per policy on a 2-core
+machine at load 5-7, so about 4-5 minutes in all):
 
     /work/magenta_env/bin/python bench/bench_magenta.py --magenta-src /work/magenta_src \\
         --cache /work/magenta_cache
@@ -403,9 +404,11 @@ def measure(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     bf16 = bf16_is_native(torch.device("cpu")) and not args.no_bf16
     policy = os.environ.get("OMP_WAIT_POLICY", "unset (OpenMP's default: spin-wait)")
+    onednn = os.environ.get("TF_ENABLE_ONEDNN_OPTS", "unset")
     print(
         f"CPU {cpu_model()}, {os.cpu_count()} cores; threads {args.threads} (TF intra/inter-op and torch); "
-        f"OMP_WAIT_POLICY {policy}; TensorFlow {tf.__version__}, torch {torch.__version__}; "
+        f"OMP_WAIT_POLICY {policy}; TensorFlow {tf.__version__} (TF_ENABLE_ONEDNN_OPTS {onednn}), "
+        f"torch {torch.__version__}; "
         f"bf16 {'native' if bf16 else 'skipped (not native here or --no-bf16)'}; load {load_average()}",
         flush=True,
     )
