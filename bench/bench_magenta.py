@@ -78,7 +78,14 @@ project's .venv; see shared/docs/MAGENTA_ENV.md). For example:
 
 
 def add_magenta_sources(src: str | None) -> None:
-    """Put ``src/magenta`` and ``src/note-seq`` on sys.path and stub tensorflow_datasets if it is absent."""
+    """Put ``src/magenta`` and ``src/note-seq`` on sys.path and stub tensorflow_datasets if it is absent.
+
+    This checkout's own ``src`` goes first, so the environment's musicneurons (installed from any checkout)
+    never stands in for the code being measured.
+    """
+    own = str(Path(__file__).resolve().parents[1] / "src")
+    if own not in sys.path:
+        sys.path.insert(0, own)
     if src:
         for sub in ("note-seq", "magenta"):
             path = str(Path(src) / sub)
@@ -399,6 +406,7 @@ def measure(args: argparse.Namespace) -> None:
     tf = import_tf(args.threads)
     import torch
 
+    import musicneurons
     from musicneurons.model.inference import bf16_is_native
 
     torch.set_num_threads(args.threads)
@@ -409,7 +417,8 @@ def measure(args: argparse.Namespace) -> None:
         f"CPU {cpu_model()}, {os.cpu_count()} cores; threads {args.threads} (TF intra/inter-op and torch); "
         f"OMP_WAIT_POLICY {policy}; TensorFlow {tf.__version__} (TF_ENABLE_ONEDNN_OPTS {onednn}), "
         f"torch {torch.__version__}; "
-        f"bf16 {'native' if bf16 else 'skipped (not native here or --no-bf16)'}; load {load_average()}",
+        f"bf16 {'native' if bf16 else 'skipped (not native here or --no-bf16)'}; load {load_average()}\n"
+        f"musicneurons from {Path(musicneurons.__file__).parent}",
         flush=True,
     )
     if "train" in args.parts:
