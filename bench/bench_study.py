@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -58,15 +59,26 @@ def run_once(variant: str, old_src: Path | None, workers: int | None, keep: Path
     parent = Path(tempfile.mkdtemp(prefix=f"bench-study-{variant}-"))
     out = (keep / f"{variant}-{i}") if keep else parent / "out"
     load = machine.load_average()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     cmd = study_command(variant, out, workers)
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the study and its figure workers
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if done.returncode != 0:
         sys.exit(f"{variant}: musicneurons study failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
     run = json.loads((out / "run.json").read_text())
     stages = {name: t.get("seconds") or 0.0 for name, t in run.get("stages", {}).items()}
-    result = {"variant": variant, "wall": wall, "load": load, "stages": stages, "figures": run.get("figures")}
+    figures = run.get("figures")
+    result = {
+        "variant": variant,
+        "wall": wall,
+        "cpu": cpu,
+        "load": load,
+        "stages": stages,
+        "figures": figures,
+    }
     if not keep:
         shutil.rmtree(parent, ignore_errors=True)
     return result
@@ -75,13 +87,14 @@ def run_once(variant: str, old_src: Path | None, workers: int | None, keep: Path
 def print_runs(runs: list[dict]) -> None:
     print("\nruns (in the order they ran):")
     for r in runs:
-        line = f"  {r['variant']:6s} {r['wall']:6.1f} s  (load before: {r['load']})"
+        line = f"  {r['variant']:6s} {r['wall']:6.1f} s, CPU {r['cpu']:5.1f} s (load before: {r['load']})"
         fig = r["figures"]
         if fig:
             line += (
                 f"; figures: {fig['n']} drawn by {fig['workers'] or 'the main process'}"
                 f"{' workers' if fig['workers'] else ''}, {fig['seconds']:.1f} s summed "
-                f"({fig['seconds'] / r['wall']:.0%} of wall), blocked {fig['blocked']:.1f} s "
+                f"({fig['seconds'] / r['wall']:.0%} of wall; CPU {fig['cpu_seconds']:.1f} s, "
+                f"{fig['cpu_seconds'] / r['cpu']:.0%} of the run's CPU), blocked {fig['blocked']:.1f} s "
                 f"({fig['blocked'] / r['wall']:.0%})"
             )
         print(line)
@@ -106,6 +119,8 @@ def print_stages(by_variant: dict[str, list[dict]]) -> None:
     print(f"  {'(sum of stages)':28s}" + "".join(f"{totals[v]:9.2f}" for v in variants))
     walls = {v: statistics.median(r["wall"] for r in by_variant[v]) for v in variants}
     print(f"  {'(wall, whole command)':28s}" + "".join(f"{walls[v]:9.2f}" for v in variants))
+    cpus = {v: statistics.median(r["cpu"] for r in by_variant[v]) for v in variants}
+    print(f"  {'(CPU, all its processes)':28s}" + "".join(f"{cpus[v]:9.2f}" for v in variants))
 
 
 def main() -> int:
@@ -142,11 +157,14 @@ def main() -> int:
     print_runs(runs)
     print_stages(by_variant)
     walls = {v: statistics.median(r["wall"] for r in by_variant[v]) for v in variants}
+    cpus = {v: statistics.median(r["cpu"] for r in by_variant[v]) for v in variants}
     print()
     if "old" in walls:
         for v in ("equal", "full"):
             if v in walls:
-                print(f"old / {v}: {walls['old'] / walls[v]:.2f}x  ({walls['old']:.1f} s / {walls[v]:.1f} s)")
+                wall = f"{walls['old'] / walls[v]:.2f}x wall ({walls['old']:.1f} s / {walls[v]:.1f} s)"
+                cpu = f"{cpus['old'] / cpus[v]:.2f}x CPU ({cpus['old']:.1f} s / {cpus[v]:.1f} s)"
+                print(f"old / {v}: {wall}, {cpu}")
     if "equal" in walls and "full" in walls:
         print(f"full / equal: {walls['full'] / walls['equal']:.2f}x (the newer stages' cost)")
     print(f"load average at the end: {machine.load_average()}")
