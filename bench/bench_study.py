@@ -56,8 +56,8 @@ def study_command(variant: str, out: Path, workers: int | None) -> list[str]:
 def run_once(variant: str, old_src: Path | None, workers: int | None, keep: Path | None, i: int) -> dict:
     """One study run: wall seconds, load before, run.json's stage and figure timings."""
     env = dict(os.environ, MPLBACKEND="Agg", PYTHONPATH=str(old_src if variant == "old" else SRC))
-    parent = Path(tempfile.mkdtemp(prefix=f"bench-study-{variant}-"))
-    out = (keep / f"{variant}-{i}") if keep else parent / "out"
+    parent = None if keep else Path(tempfile.mkdtemp(prefix=f"bench-study-{variant}-"))
+    out = keep / f"{variant}-{i}" if parent is None else parent / "out"
     load = machine.load_average()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
@@ -79,7 +79,7 @@ def run_once(variant: str, old_src: Path | None, workers: int | None, keep: Path
         "stages": stages,
         "figures": figures,
     }
-    if not keep:
+    if parent is not None:
         shutil.rmtree(parent, ignore_errors=True)
     return result
 
