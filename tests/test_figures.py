@@ -180,7 +180,7 @@ def test_latent_profile_and_summary_panels_render(tmp_path: Path) -> None:
 
 def test_twinkle_is_the_tune_and_the_piano_roll_draws_its_notes() -> None:
     from musicneurons.data.encoding import notes_from_classes
-    from musicneurons.study.stages import TWINKLE_2BAR, TWINKLE_16BAR
+    from musicneurons.data.example_melodies import TWINKLE_2BAR, TWINKLE_16BAR
 
     c4, d4, e4, f4, g4, a4 = 60, 62, 64, 65, 67, 69
     first_two_bars = [

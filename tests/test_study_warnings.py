@@ -104,7 +104,9 @@ def test_paper_architectures_match_the_model_presets():
 
 
 def test_always_hold_accuracy():
-    assert always_hold_accuracy([[2, 0, 0, 1], [3, 0, 5, 0]]) == pytest.approx(4 / 8)
+    # first step copied (right by construction), then hold: [2,0,0,0] vs [2,0,0,1] and [3,0,0,0] vs [3,0,5,0]
+    assert always_hold_accuracy([[2, 0, 0, 1], [3, 0, 5, 0]]) == pytest.approx(6 / 8)
+    assert always_hold_accuracy([[5, 1, 0, 0]]) == pytest.approx(3 / 4)
     with pytest.raises(ValueError, match="no windows"):
         always_hold_accuracy([])
 

@@ -25,6 +25,7 @@ Typical pipeline (each step writes Parquet / safetensors you can open yourself):
   musicneurons features windows/windows.parquet --out f.parquet   jSymbolic P/R/M features
   musicneurons train windows/windows.parquet --out run/        train a MusicVAE (Magenta's objective)
   musicneurons center run/model windows/windows.parquet --out model/   fold the mean mu into it (exact)
+  musicneurons card model/ --stages run/model --log run/log.jsonl ...   its model card, health rows
   musicneurons encode windows/ --model model/ --out latents/   corpus-scale mu and sigma (sharded, resumable)
   musicneurons probe --model M --windows W --out probes/   move neurons, decode, measure the features
   musicneurons study --out study-out/                        the whole paper, figures and HTML report
@@ -37,6 +38,7 @@ COMMANDS: tuple[str, ...] = (
     "features",
     "train",
     "center",
+    "card",
     "encode",
     "probe",
     "study",

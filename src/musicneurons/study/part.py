@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from musicneurons.constants import DEFAULT_QPM
+from musicneurons.data.example_melodies import twinkle
 from musicneurons.study import stages as st
 from musicneurons.study.artifacts import stage_rng
 from musicneurons.study.config import StudyConfig, StudyError
@@ -120,7 +121,7 @@ class Part:
 
     @cached_property
     def example_window(self) -> np.ndarray:
-        return st.twinkle(self.corpus.shape[1])
+        return twinkle(self.corpus.shape[1])
 
     # ------------------------------------------------------------------ latents and neurons
     @property
