@@ -308,10 +308,9 @@ def _always(v: FigureView) -> bool:
 class FigureSpec:
     """One row of the figure table.
 
-    ``caption`` is a ``str.format`` template over :meth:`FigureView.facts` plus what ``facts`` (a function
-    of the view) adds; ``inputs`` names the stages whose artifacts the figure shows (their keys decide when
-    it is redrawn; ``name?``: shown when that stage ran, the figure is drawn without it otherwise); ``draw``
-    builds the figure; ``when`` skips it for parts it does not apply to.
+    ``caption``: a ``str.format`` template over :meth:`FigureView.facts` and what ``facts`` (of the view)
+    adds; ``inputs``: the stages the figure shows (their keys decide when it is redrawn; ``name?``: shown
+    if that stage ran); ``draw`` builds the figure; ``when`` skips it for parts it does not apply to.
     """
 
     name: str
