@@ -53,11 +53,13 @@ def save_figure(
 
 
 def lay_out(fig: Figure, dpi: float) -> None:
-    """Run the figure's layout engine once, at ``dpi``, then switch it off (until the caller restores it).
+    """Run the figure's layout engine once, at ``dpi``, then take it off the figure (until the caller puts it
+    back with ``fig.set_layout_engine``).
 
-    ``savefig`` would lay the figure out in a draw of its own (every artist walked with drawing disabled)
-    before the draw that renders: this runs only the engine, on the Agg renderer that the PNG's draw then
-    reuses (the text extents measured here stay cached for it). Same positions, so the same pixels.
+    With a layout engine (even a placeholder), ``savefig`` lays the figure out in a draw of its own, every
+    artist walked with drawing disabled, before the draw that renders. This runs only the engine, on the Agg
+    renderer that the PNG's draw then reuses (the text extents measured here stay cached for it), and leaves
+    no engine, so each format is drawn once. Same positions, so the same pixels.
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
@@ -72,4 +74,5 @@ def lay_out(fig: Figure, dpi: float) -> None:
         engine.execute(fig)
     finally:
         fig.dpi = shown
-    fig.set_layout_engine("none")
+    with matplotlib.rc_context({"figure.autolayout": False, "figure.constrained_layout.use": False}):
+        fig.set_layout_engine(None)  # None, not "none": a placeholder engine would still cost a draw
