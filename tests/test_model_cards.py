@@ -70,6 +70,14 @@ def test_reproduce_commands_chain_the_stages(tmp_path):
         assert option in second
 
 
+def test_a_checkpoint_stage_takes_step_and_minutes_from_its_state(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({"metadata": {"train_config": TC}}))
+    (tmp_path / "state.json").write_text(json.dumps({"step": 2229, "elapsed_s": 1572.45}))
+    stage = Stage.read(tmp_path)
+    assert stage.metadata["step"] == 2229
+    assert abs(stage.metadata["train_minutes"] - 26.2075) < 1e-9
+
+
 def test_over_training_rows_take_the_evaluation_lines_only():
     log = [
         {"step": 1, "loss": 3.0},

@@ -51,9 +51,14 @@ class Stage:
 
     @classmethod
     def read(cls, folder: str | Path) -> Stage:
-        """The stage recorded in ``folder/config.json`` (written by ``musicneurons train``)."""
-        meta = json.loads((Path(folder) / "config.json").read_text())
-        return cls(Path(folder), meta.get("metadata", {}))
+        """The stage recorded in ``folder/config.json`` (a model folder written by ``musicneurons train``, or
+        one of its checkpoints, whose step and time are in ``state.json``)."""
+        meta = dict(json.loads((Path(folder) / "config.json").read_text()).get("metadata", {}))
+        state = Path(folder) / "state.json"
+        if "step" not in meta and state.is_file():
+            recorded = json.loads(state.read_text())
+            meta.update(step=recorded["step"], train_minutes=recorded["elapsed_s"] / 60)
+        return cls(Path(folder), meta)
 
     @property
     def train_config(self) -> Mapping[str, Any]:
