@@ -39,6 +39,33 @@ def test_save_figure_writes_png_and_svg_atomically(tmp_path: Path) -> None:
     assert sorted(p.name for p in (tmp_path / "sub").iterdir()) == ["curve.png", "curve.svg"]
 
 
+def test_save_figure_gives_the_pixels_of_matplotlibs_own_layout_pass(tmp_path: Path) -> None:
+    """save_figure runs the constrained layout once itself (no extra draw): the PNG must be the one that
+    ``savefig``, laying the figure out in a draw of its own, writes; the figure keeps its layout engine."""
+    from matplotlib.image import imread
+
+    rng = np.random.default_rng(3)
+    phik = pd.DataFrame(rng.uniform(size=(5, 12)), index=["P1", "P2", "R1", "R2", "M1"], columns=range(1, 13))
+    counts = rng.integers(0, 10, size=(50, 2))
+    sigma = rng.uniform(size=(50, 64))
+
+    def panel() -> Figure:  # suptitle, colour bar, spanning grid cells: the layout engine's hard cases
+        return figures_features.summary_figure(
+            sigma, phik, counts, None, n_music=12, z_size=64, candidates=[4]
+        )
+
+    reference = panel()
+    reference.savefig(tmp_path / "reference.png", dpi=150)
+    reference.savefig(tmp_path / "reference_again.png", dpi=150)  # laid out again from the first layout
+    fig = panel()
+    engine = fig.get_layout_engine()
+    save_figure(fig, tmp_path / "ours", formats=("png",))
+    assert fig.get_layout_engine() is engine
+    np.testing.assert_array_equal(imread(tmp_path / "ours.png"), imread(tmp_path / "reference.png"))
+    save_figure(fig, tmp_path / "again", formats=("png", "svg"))
+    np.testing.assert_array_equal(imread(tmp_path / "again.png"), imread(tmp_path / "reference_again.png"))
+
+
 def test_pitch_names() -> None:
     assert [figures.pitch_name(p) for p in (60, 61, 69, 21, 108)] == ["C4", "C#4", "A4", "A0", "C8"]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from musicneurons.constants import MUSIC_SIGMA_THRESHOLD
+from musicneurons.study.config import SKIPPABLE, parse_skip
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -84,6 +85,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--overwrite", action="store_true", help="recompute every stage even if its result is saved"
     )
     p.add_argument(
+        "--skip",
+        default=None,
+        metavar="NAME[,NAME...]",
+        help="leave parts of the study out (their stages, figures and report sections; summary.json and "
+        "the report list them): "
+        + "; ".join(f"{name}: {what}" for name, (_, what) in SKIPPABLE.items())
+        + "; extras: all of these but ablation (the paper's own figures and numbers only)",
+    )
+    p.add_argument(
         "--svg", action="store_true", help="also write every figure as SVG (PNG is always written)"
     )
     p.add_argument(
@@ -124,6 +134,7 @@ def run(args: argparse.Namespace) -> int:
         max_windows=args.max_windows,
         analysis_windows=args.analysis_windows,
         sigma_threshold=_sigma_threshold(args.sigma_threshold),
+        skip=parse_skip(args.skip),
         svg=args.svg,
         figure_workers=args.figure_workers,
         overwrite=args.overwrite,

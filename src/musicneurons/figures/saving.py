@@ -29,15 +29,16 @@ def save_figure(
 ) -> list[Path]:
     """Write ``fig`` as ``PATH.png`` and ``PATH.svg`` (or the given ``formats``), each atomically.
 
-    Returns the paths written, in the order of ``formats``. The layout is computed once, for the first
-    format, and reused for the others. The figure is left open; close it with ``plt.close`` only if pyplot
-    made it.
+    Returns the paths written, in the order of ``formats``. The layout is computed once, before the first
+    format, and reused for every format (see :func:`lay_out`). The figure is left open; close it with
+    ``plt.close`` only if pyplot made it.
     """
     base = Path(path_without_ext)
     written = []
     engine = fig.get_layout_engine()
     try:
         with matplotlib.rc_context({"svg.hashsalt": SVG_SALT}):
+            lay_out(fig, dpi)
             for ext in formats:
                 metadata = {"Date": None} if ext == "svg" else None
                 final = base.with_name(f"{base.name}.{ext}")
@@ -46,7 +47,32 @@ def save_figure(
                     lambda tmp, ext=ext, md=metadata: fig.savefig(tmp, format=ext, dpi=dpi, metadata=md),
                 )
                 written.append(final)
-                fig.set_layout_engine("none")  # the first save's layout holds; redoing it doubles the cost
     finally:
         fig.set_layout_engine(engine)
     return written
+
+
+def lay_out(fig: Figure, dpi: float) -> None:
+    """Run the figure's layout engine once, at ``dpi``, then take it off the figure (until the caller puts it
+    back with ``fig.set_layout_engine``).
+
+    With a layout engine (even a placeholder), ``savefig`` lays the figure out in a draw of its own, every
+    artist walked with drawing disabled, before the draw that renders. This runs only the engine, on the Agg
+    renderer that the PNG's draw then reuses (the text extents measured here stay cached for it), and leaves
+    no engine, so each format is drawn once. Same positions, so the same pixels.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    engine = fig.get_layout_engine()
+    if engine is None:
+        return
+    if not isinstance(fig.canvas, FigureCanvasAgg):
+        FigureCanvasAgg(fig)
+    shown = fig.dpi
+    fig.dpi = dpi
+    try:
+        engine.execute(fig)
+    finally:
+        fig.dpi = shown
+    with matplotlib.rc_context({"figure.autolayout": False, "figure.constrained_layout.use": False}):
+        fig.set_layout_engine(None)  # None, not "none": a placeholder engine would still cost a draw

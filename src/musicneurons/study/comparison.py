@@ -96,8 +96,9 @@ def free_running(part: Part, n_windows: int) -> dict[str, np.ndarray]:
 
 
 def additions(part: Part) -> dict[str, Any]:
-    """The JSON of the uncertainty stage, with the free-running accuracy when that stage ran."""
-    extra: dict[str, Any] = json.loads(str(part.data["uncertainty"]["json"]))
+    """The JSON of the uncertainty stage, the φ_K null and the free-running accuracy, of those that ran."""
+    uncertainty = part.data.get("uncertainty")
+    extra: dict[str, Any] = {} if uncertainty is None else json.loads(str(uncertainty["json"]))
     null = part.data.get("phik_null")
     if null is not None and len(null):
         tested = null[np.isfinite(null["null_threshold"])]  # no null where no two pieces share a size
@@ -185,6 +186,8 @@ STAGE_ROWS: tuple[dict[str, Any], ...] = (
         "compute": uncertainty_numbers,
     },
 )
+
+STAGE_NAMES = tuple(row["name"] for row in STAGE_ROWS)
 
 
 def manifests(out: Path, keys: Sequence[str]) -> dict[str, Any]:

@@ -11,6 +11,37 @@ from musicneurons.errors import UserError
 
 DEFAULT_MODELS = {2: "default-2bar", 16: "default-16bar"}
 
+#: What ``--skip`` may leave out: name -> (the stages it skips, in words). Every other stage is needed by
+#: the paper's figures. ``audio`` is no stage: the report's listening section.
+SKIPPABLE: dict[str, tuple[tuple[str, ...], str]] = {
+    "ablation": (("ablation",), "the ablation curve (decodes with the least specific dimensions zeroed)"),
+    "free-running": (("free_running",), "greedy decodes of mu and the always-hold baseline (a warning)"),
+    "phik-null": (("phik_null",), "the piece-shuffled phi_K null (pale cells in Fig. 7)"),
+    "bootstrap": (("uncertainty",), "the bootstrap over source files and the claims' measures"),
+    "probes": (("interventions",), "the causal probes (decodes with one neuron moved)"),
+    "disentanglement": (("disentanglement",), "the disentanglement scores"),
+    "detector": (("detector",), "the music-vs-noise detector"),
+    "audio": ((), "the report's audio clips and their MIDI files"),
+}
+#: ``--skip extras``: everything beyond the paper's own figures and numbers (the study as it first was).
+SKIP_GROUPS = {"extras": tuple(name for name in SKIPPABLE if name != "ablation")}
+
+
+def parse_skip(text: str | None) -> tuple[str, ...]:
+    """``--skip`` as the names it skips, in :data:`SKIPPABLE` order (``extras`` expanded); a UserError names
+    a name it does not know."""
+    names: set[str] = set()
+    for name in filter(None, (n.strip() for n in (text or "").split(","))):
+        if name in SKIP_GROUPS:
+            names.update(SKIP_GROUPS[name])
+        elif name in SKIPPABLE:
+            names.add(name)
+        else:
+            known = ", ".join([*SKIPPABLE, *SKIP_GROUPS])
+            msg = f"--skip {name}: no such part of the study (one of: {known})"
+            raise UserError(msg)
+    return tuple(name for name in SKIPPABLE if name in names)
+
 
 class StudyError(UserError):
     """A study that cannot run as asked (model and corpus disagree, too few windows): the message says why."""
@@ -75,6 +106,9 @@ class StudyConfig:
         each with four negatives encoded and reconstructed. 0 skips.
     disentanglement_samples : int
         Windows (at most) the disentanglement scores use. 0 skips.
+    skip : tuple of str
+        Parts of the study left out (names of :data:`SKIPPABLE`): their stages do not run, their figures and
+        report sections are not drawn, and the summary lists them under ``skipped``.
     svg : bool
         Also write every figure as SVG (PNG is always written; the report embeds the PNGs).
     figure_workers : int, optional
@@ -106,6 +140,7 @@ class StudyConfig:
     probe_top_k: int = 8
     detector_steps: int = 8_192
     disentanglement_samples: int = 1_000
+    skip: tuple[str, ...] = ()
     svg: bool = False
     figure_workers: int | None = None
     overwrite: bool = False
@@ -115,6 +150,10 @@ class StudyConfig:
         if self.analysis_windows is not None and (self.analysis_windows < 0 or self.analysis_windows == 1):
             msg = f"analysis_windows must be 0 or None (no cap) or at least 2, got {self.analysis_windows}"
             raise StudyError(msg)
+
+    def skips(self, stage: str) -> bool:
+        """Whether ``--skip`` leaves out this stage (or ``audio``)."""
+        return any(stage == name or stage in SKIPPABLE[name][0] for name in self.skip)
 
 
 #: StudyConfig fields that the command line sets, and their flags (for run.json's "command").
@@ -143,6 +182,8 @@ def command_line(config: StudyConfig, out: Path) -> str:
             args += [flag, str(value)]
     if config.bars != default.bars and config.model is None:
         args += ["--bars", *map(str, config.bars)]
+    if config.skip:
+        args += ["--skip", ",".join(config.skip)]
     if config.svg:
         args.append("--svg")
     return " ".join(args)

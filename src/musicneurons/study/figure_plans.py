@@ -308,9 +308,9 @@ def _always(v: FigureView) -> bool:
 class FigureSpec:
     """One row of the figure table.
 
-    ``caption`` is a ``str.format`` template over :meth:`FigureView.facts` plus what ``facts`` (a function
-    of the view) adds; ``inputs`` names the stages whose artifacts the figure shows (their keys decide when
-    it is redrawn); ``draw`` builds the figure; ``when`` skips it for parts it does not apply to.
+    ``caption``: a ``str.format`` template over :meth:`FigureView.facts` and what ``facts`` (of the view)
+    adds; ``inputs``: the stages the figure shows (their keys decide when it is redrawn; ``name?``: shown
+    if that stage ran); ``draw`` builds the figure; ``when`` skips it for parts it does not apply to.
     """
 
     name: str
@@ -427,7 +427,7 @@ FIGURES: tuple[FigureSpec, ...] = (
         "the strongest pitch and rhythm correlations. Pale: cells whose φ_K does not exceed "
         "what pieces shuffled between pieces give (so windows' clustering within pieces is not mistaken "
         "for a link).",
-        ("phik", "neurons", "phik_null"),
+        ("phik", "neurons", "phik_null?"),
         lambda v: FF.phik_heatmap_figure(
             v.phik_wide(v.n_heat),
             n_music=v.n_music,

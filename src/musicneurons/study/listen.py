@@ -63,7 +63,7 @@ def listen_section(part: Part, summary: Mapping[str, Any]) -> ReportSection | No
     from musicneurons.data.synth import render_windows, wav_bytes
     from musicneurons.study.report import ReportSection
 
-    clips = _clips(part, summary)
+    clips = [] if part.config.skips("audio") else _clips(part, summary)
     if not clips:
         return None
     midi_dir = part.folder.parent / "report" / "midi"

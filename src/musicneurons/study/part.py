@@ -44,6 +44,7 @@ class Part:
     keys: dict[str, str] = field(default_factory=dict)
     files: dict[str, Path] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    absent: set[str] = field(default_factory=set)  # stages passed over in this part (not asked, n/a)
 
     # ------------------------------------------------------------------ names and settings
     @property

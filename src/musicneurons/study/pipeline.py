@@ -36,7 +36,7 @@ from musicneurons.analysis.roles import neuron_role
 from musicneurons.study import beyond, beyond_report, comparison
 from musicneurons.study import stages as st
 from musicneurons.study.artifacts import cached, stage_key, stage_timings, versions, write_json
-from musicneurons.study.config import DEFAULT_MODELS, StudyConfig, StudyError, command_line
+from musicneurons.study.config import DEFAULT_MODELS, SKIPPABLE, StudyConfig, StudyError, command_line
 from musicneurons.study.listen import listen_section
 from musicneurons.study.part import Part, open_part
 from musicneurons.study.rendering import FigureRenderer, FigureSettings
@@ -365,6 +365,14 @@ def _part_notes(part: Part) -> list[str]:
     return []
 
 
+def _skip_note(part: Part) -> list[str]:
+    """What ``--skip`` left out of this part, in words (a note of the summary and the report)."""
+    if not part.config.skip:
+        return []
+    left_out = "; ".join(f"{name} ({SKIPPABLE[name][1]})" for name in part.config.skip)
+    return [f"{part.label}: left out on request (--skip): {left_out}."]
+
+
 def run_part(
     model: TrainedModel,
     bars: int,
@@ -392,22 +400,32 @@ def run_part(
 
     def summarize() -> dict[str, Any]:
         tables = {name: part.data[name] for name in SUMMARY_TABLES if name in part.data}
-        key = (*tables, *(name for name in ("uncertainty", "phik_null", "free_running") if name in part.data))
+        extra = [name for name in comparison.STAGE_NAMES if name in part.data]
+        key = (*tables, *extra)
         if key not in numbers:
             numbers[key] = summarize_part(tables, info=part.info(), threshold=config.activation_threshold)
-            if "uncertainty" in part.data:
+            if extra:
                 comparison.add_to_summary(numbers[key], part)
         return numbers[key]
 
+    part.notes += _skip_note(part)
     for stage in STAGES:
-        if stage.when(part):
-            run_stage(part, stage)
-            if stage.name == "windows":
-                part.notes += _part_notes(part)
-            # figures start as soon as the stages they show have run
-            own.submit(part.folder / "figures", part.data, part.files, part.keys, summarize, settings)
+        if config.skips(stage.name) or not stage.when(part):
+            part.absent.add(stage.name)
+            continue
+        run_stage(part, stage)
+        if stage.name == "windows":
+            part.notes += _part_notes(part)
+        # figures start as soon as the stages they show have run
+        own.submit(
+            part.folder / "figures", part.data, part.files, part.keys, summarize, settings, part.absent
+        )
     summary = summarize()
-    figures = own.submit(part.folder / "figures", part.data, part.files, part.keys, summary, settings)
+    if config.skip:
+        summary["skipped"] = list(config.skip)
+    figures = own.submit(
+        part.folder / "figures", part.data, part.files, part.keys, summary, settings, part.absent
+    )
     if renderer is None:
         own.wait()
     table_files = {name: part.files[stage] for name, stage in REPORT_TABLES.items() if stage in part.files}
@@ -474,6 +492,7 @@ def run_study(config: StudyConfig, out: str | Path) -> dict[str, Any]:
             "versions": versions(),
             "seconds_this_run": round(time.perf_counter() - started, 1),
             "stages": stage_timings(out, [r.key for r in results]),
+            "figures": renderer.timings(),
             "command": command_line(config, out),
         }
         write_json(out / "run.json", metadata)

@@ -22,7 +22,8 @@ import multiprocessing
 import os
 import sys
 import threading
-from collections.abc import Callable, Mapping, Sequence
+import time
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,7 +106,15 @@ def _file_loader(files: Mapping[str, Path]) -> Any:
     return lambda name: _load_file(files[name]) if name in files else None
 
 
-def _save(fig: Any, base: Path, formats: Sequence[str], meta: Mapping[str, Any] | None) -> None:
+def _save(
+    fig: Any,
+    base: Path,
+    formats: Sequence[str],
+    meta: Mapping[str, Any] | None,
+    started: tuple[float, float] | None = None,
+) -> None:
+    """Write the figure's files and, with ``meta``, its sidecar (with the seconds since ``started``:
+    ``perf_counter()`` and ``process_time()`` when the figure began)."""
     from musicneurons.figures.saving import save_figure
 
     save_figure(fig, base, formats=formats)
@@ -113,15 +122,26 @@ def _save(fig: Any, base: Path, formats: Sequence[str], meta: Mapping[str, Any] 
         base.with_suffix(".svg").unlink(missing_ok=True)  # an SVG of an older drawing would now be stale
     if meta is not None:
         png = base.with_suffix(".png")
-        write_json(png.with_name(png.name + ".meta.json"), {**meta, "bytes": png.stat().st_size})
+        seconds = {} if started is None else _seconds(*started)
+        write_json(png.with_name(png.name + ".meta.json"), {**meta, **seconds, "bytes": png.stat().st_size})
 
 
 def draw(task: DrawTask, view: FigureView | None = None) -> str:
-    """Draw and save one figure (reading its artifacts from their files unless ``view`` is given)."""
+    """Draw and save one figure (reading its artifacts from their files unless ``view`` is given); its
+    sidecar records the seconds it took (wall and CPU, loading its artifacts included)."""
+    started = time.perf_counter(), time.process_time()
     view = view or FigureView(_file_loader(task.files), task.summary, task.settings)
     fig = FIGURES_BY_NAME[task.figure].draw(view)
-    _save(fig, task.base, task.formats, {"stage": f"figure:{task.figure}", "key": task.key})
+    _save(fig, task.base, task.formats, {"stage": f"figure:{task.figure}", "key": task.key}, started)
     return task.figure
+
+
+def _seconds(started: float, cpu: float) -> dict[str, float]:
+    """Wall and CPU seconds since ``perf_counter()`` was ``started`` and ``process_time()`` was ``cpu``."""
+    return {
+        "seconds": round(time.perf_counter() - started, 3),
+        "cpu_seconds": round(time.process_time() - cpu, 3),
+    }
 
 
 def _draw_preview(
@@ -154,6 +174,8 @@ class FigureRenderer:
         self._pending: list[Future[Any]] = []
         self._planned: dict[Path, dict[str, FigureEntry | None]] = {}  # part folder -> figure -> entry
         self._pool: ProcessPoolExecutor | None = None
+        self.blocked = 0.0  # seconds the study's own process spent on figures (drawing in line, waiting)
+        self._drawn: list[Path] = []  # figures drawn (or handed to a worker) by this renderer
         if self.workers and not can_fork():
             log.info("figures drawn in this process: forking is unsafe here (other threads, or not Linux)")
             self.workers = 0
@@ -192,21 +214,27 @@ class FigureRenderer:
         keys: Mapping[str, str],
         summary: Mapping[str, Any] | Callable[[], Mapping[str, Any]],
         settings: FigureSettings,
+        absent: Collection[str] = (),
     ) -> list[FigureEntry]:
         """Hand to a worker (or draw) every figure of a part whose artifacts are all there, if not up to date.
 
         Call it after each stage: a figure starts as soon as the stages it shows have run, while the others
         compute. ``data`` holds the part's artifacts in memory (to plan, and to draw in line), ``files`` the
         same artifacts' files (read by the workers), ``keys`` their stage keys, ``summary`` the part's
-        numbers so far (or a function that computes them, called only when a figure is ready). Returns the
-        report entries of the part's figures planned so far, in table order; a figure whose stages never
-        ran in this part is never planned.
+        numbers so far (or a function that computes them, called only when a figure is ready), ``absent``
+        the stages passed over in this part so far (an optional input, ``name?``, is ready when it ran or
+        was passed over). Returns the report entries of the part's figures planned so far, in table order; a
+        figure whose stages never ran in this part is never planned.
         """
         planned = self._planned.setdefault(folder, {})
         ready = [
             spec
             for spec in FIGURES
-            if spec.name not in planned and all(i in keys for i in (*BASE_INPUTS, *spec.inputs))
+            if spec.name not in planned
+            and all(
+                i.rstrip("?") in keys or (i.endswith("?") and i.rstrip("?") in absent)
+                for i in (*BASE_INPUTS, *spec.inputs)
+            )
         ]
         if ready:
             folder.mkdir(parents=True, exist_ok=True)
@@ -228,13 +256,17 @@ class FigureRenderer:
         if not spec.when(view):
             return None
         base = folder / spec.name
-        key = stage_key(f"figure:{spec.name}", {"code": self.code}, {i: keys[i] for i in spec.inputs})
+        inputs = {i: keys[i] for i in (name.rstrip("?") for name in spec.inputs) if i in keys}
+        key = stage_key(f"figure:{spec.name}", {"code": self.code}, inputs)
         entry = FigureEntry(spec.name, spec.heading, spec.caption_for(view), base.with_suffix(".png"))
         if self._up_to_date(base, key):
             return entry
         task = DrawTask(spec.name, base, dict(files), dict(view.summary), view.settings, self.formats, key)
+        self._drawn.append(base)
         if self._pool is None:
+            started = time.perf_counter()
             draw(task, view)
+            self.blocked += time.perf_counter() - started
             log.info("figure %s", entry.png)
         else:
             self._pending.append(self._pool.submit(draw, task))
@@ -265,7 +297,26 @@ class FigureRenderer:
     def wait(self) -> None:
         """Block until every submitted figure is written; raise the first error one of them met."""
         pending, self._pending = self._pending, []
+        started = time.perf_counter()
         for future in pending:
             name = future.result()
             if isinstance(name, str):
                 log.info("figure %s drawn", name)
+        self.blocked += time.perf_counter() - started
+
+    def timings(self) -> dict[str, float | int]:
+        """The figures this renderer drew (call after :meth:`wait`): how many, and their seconds summed.
+
+        ``seconds`` and ``cpu_seconds`` add each figure's own time in the process that drew it (from its
+        sidecar); with workers the figures overlap one another and the stages, so ``blocked`` (the seconds
+        the study's process spent drawing in line or waiting for the workers) is what they added to the
+        study's wall time.
+        """
+        metas = [read_meta(base.with_suffix(".png")) or {} for base in self._drawn]
+        return {
+            "n": len(metas),
+            "workers": self.workers,
+            "seconds": round(sum(m.get("seconds", 0.0) for m in metas), 2),
+            "cpu_seconds": round(sum(m.get("cpu_seconds", 0.0) for m in metas), 2),
+            "blocked": round(self.blocked, 2),
+        }
