@@ -156,6 +156,20 @@ class Part:
         """Random sequences used: as asked, but never more than real windows (so both sets weigh the same)."""
         return min(self.config.n_random, len(self.windows)) if self.has_random else 0
 
+    def random_notes(self) -> list[str]:
+        """What the report should say about the random note sequences: none (16 bars), or fewer than asked."""
+        if not self.has_random and self.bars != 2:
+            why = "the paper's generator (§5.1) defines 2-bar ones only"
+            return [f"{self.label}: no random note sequences; {why}."]
+        if self.has_random and self.n_random < self.config.n_random:
+            real = "the windows of the analysis subset" if self.is_subset else "there are real windows"
+            text = (
+                f"{self.label}: {self.n_random:,} random note sequences instead of the "
+                f"{self.config.n_random:,} asked for, as many as {real}, so both sets weigh the same."
+            )
+            return [text]
+        return []
+
     @cached_property
     def example_window(self) -> np.ndarray:
         return twinkle(self.corpus.shape[1])

@@ -350,21 +350,6 @@ def _load_model(name: str | None, config: StudyConfig) -> TrainedModel:
     return load_model(name, device=config.device, precision=config.precision)
 
 
-def _part_notes(part: Part) -> list[str]:
-    if not part.has_random and part.bars != 2:
-        return [
-            f"{part.label}: no random note sequences; the paper's generator (§5.1) defines 2-bar ones only."
-        ]
-    if part.has_random and part.n_random < part.config.n_random:
-        real = "the windows of the analysis subset" if part.is_subset else "there are real windows"
-        text = (
-            f"{part.label}: {part.n_random:,} random note sequences instead of the {part.config.n_random:,} "
-            f"asked for, as many as {real}, so both sets weigh the same."
-        )
-        return [text]
-    return []
-
-
 def _skip_note(part: Part) -> list[str]:
     """What ``--skip`` left out of this part, in words (a note of the summary and the report)."""
     if not part.config.skip:
@@ -415,7 +400,7 @@ def run_part(
             continue
         run_stage(part, stage)
         if stage.name == "windows":
-            part.notes += _part_notes(part)
+            part.notes += part.random_notes()
         # figures start as soon as the stages they show have run
         own.submit(
             part.folder / "figures", part.data, part.files, part.keys, summarize, settings, part.absent
