@@ -4,7 +4,8 @@
 Usage: python scripts/training_sweep.py SPEC.json [--out-csv CSV] [--out-png PNG]
 
 SPEC.json lists the runs: [{"name": ..., "bars": 2, "model": "runs/b08/model", "log": "runs/b08/log.jsonl",
-"start_minutes": 135, "label": "β 0.8 from w2"}, ...]. Each model is scored with
+"start_minutes": 135, "label": "β 0.8 from w2"}, ...]. Each model is scored (unless the run carries its
+``health`` rows already) with
 ``musicneurons.analysis.latent_health.latent_health`` on the embedded study windows (held out from training);
 each log's evaluation lines (validation subset) give the curves over training. ``start_minutes`` is the
 training time before the run (earlier stages), so curves of stages line up on one time axis.
@@ -38,8 +39,10 @@ def score(spec: list[dict]) -> pd.DataFrame:
     """One row per run: its settings and the six health rows on the study windows."""
     rows = []
     for run in spec:
-        model = musicneurons.load_model(run["model"], device="cpu")
-        health = latent_health(model, musicneurons.default_windows(run["bars"]))
+        health = run.get("health")  # rows measured earlier with the same function, if the spec carries them
+        if health is None:
+            model = musicneurons.load_model(run["model"], device="cpu")
+            health = latent_health(model, musicneurons.default_windows(run["bars"]))
         rows.append({k: run.get(k) for k in ("name", "bars", "label", "start_minutes")} | health)
     return pd.DataFrame(rows)
 

@@ -45,18 +45,18 @@ PAPER_ARCHITECTURES: dict[str, dict[str, Any]] = {
 EMBEDDED_MODELS: dict[str, tuple[str, str]] = {
     "default-2bar": (
         (
-            "a small MusicVAE (encoder BiLSTM 128, decoder LSTM 128 x 2, z = 512) trained for 40 minutes "
-            "on one CPU thread on 44,230 two-bar windows of public-domain folk tunes from music21's "
-            "corpus, not Magenta's cat-mel_2bar_big (BiLSTM 2048, decoder LSTM 2048 x 3, trained on "
-            "about 1.5 million MIDI files)"
+            "a small MusicVAE (encoder BiLSTM 128, decoder LSTM 128 x 2, z = 512) trained in four "
+            "stages (about four hours of one CPU thread) on 44,230 two-bar windows of public-domain folk "
+            "tunes from music21's corpus, not Magenta's cat-mel_2bar_big (BiLSTM 2048, decoder LSTM "
+            "2048 x 3, trained on about 1.5 million MIDI files)"
         ),
         "musicneurons/assets/models/default-2bar/model_card.md",
     ),
     "default-16bar": (
         (
             "a small hierarchical MusicVAE (encoder BiLSTM 128, conductor and decoder LSTM 128 x 2, "
-            "z = 512) trained for about two hours on one CPU thread on 4,945 sixteen-bar windows of "
-            "public-domain folk tunes from music21's corpus, not Magenta's hierdec-mel_16bar"
+            "z = 512) trained in four stages (about four hours of one CPU thread) on 4,945 sixteen-bar "
+            "windows of public-domain folk tunes from music21's corpus, not Magenta's hierdec-mel_16bar"
         ),
         "musicneurons/assets/models/default-16bar/model_card.md",
     ),
