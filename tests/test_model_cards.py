@@ -71,11 +71,20 @@ def test_reproduce_commands_chain_the_stages(tmp_path):
 
 
 def test_a_checkpoint_stage_takes_step_and_minutes_from_its_state(tmp_path):
-    (tmp_path / "config.json").write_text(json.dumps({"metadata": {"train_config": TC}}))
-    (tmp_path / "state.json").write_text(json.dumps({"step": 2229, "elapsed_s": 1572.45}))
-    stage = Stage.read(tmp_path)
+    checkpoint = tmp_path / "checkpoint-00002229"
+    checkpoint.mkdir()
+    (checkpoint / "config.json").write_text(json.dumps({"metadata": {"train_config": TC}}))
+    (checkpoint / "state.json").write_text(json.dumps({"step": 2229, "elapsed_s": 1572.45}))
+    log = [
+        {"step": 2000, "val_accuracy": 0.64},
+        {"step": 2100, "loss": 1.0},
+        {"step": 2500, "val_accuracy": 0.7},
+    ]
+    (tmp_path / "log.jsonl").write_text("\n".join(json.dumps(r) for r in log) + "\n")
+    stage = Stage.read(checkpoint)
     assert stage.metadata["step"] == 2229
     assert abs(stage.metadata["train_minutes"] - 26.2075) < 1e-9
+    assert stage.metadata["val_accuracy"] == 0.64  # the run's last evaluation at or before the checkpoint
 
 
 def test_over_training_rows_take_the_evaluation_lines_only():

@@ -58,11 +58,21 @@ class Stage:
         if "step" not in meta and state.is_file():
             recorded = json.loads(state.read_text())
             meta.update(step=recorded["step"], train_minutes=recorded["elapsed_s"] / 60)
+            meta.update(_last_evaluation(Path(folder).parent / "log.jsonl", recorded["step"]))
         return cls(Path(folder), meta)
 
     @property
     def train_config(self) -> Mapping[str, Any]:
         return self.metadata.get("train_config", {})
+
+
+def _last_evaluation(log: Path, step: int) -> dict[str, Any]:
+    """The ``val_*`` metrics of a run's last evaluation at or before ``step`` ({} without one)."""
+    if not log.is_file():
+        return {}
+    lines = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    evals = [r for r in lines if "val_accuracy" in r and r.get("step", 0) <= step]
+    return {k: v for k, v in evals[-1].items() if k.startswith("val_")} if evals else {}
 
 
 def _cells(values: Sequence[str]) -> str:
