@@ -44,7 +44,6 @@ import importlib.util
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 import types
@@ -52,7 +51,7 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
-from machine import cpu_model, load_average
+from machine import cpu_model, load_average, rerun_per_wait_policy
 
 BIG = "cat-mel_2bar_big"
 TRAIN_PRESET = "default-2bar"
@@ -471,17 +470,7 @@ def main() -> int:
     if args.policy == "current":
         measure(args)
         return 0
-    rest, skip = [], False
-    for a in sys.argv[1:]:
-        if skip or a == "--policy" or a.startswith("--policy="):
-            skip = a == "--policy"
-            continue
-        rest.append(a)
-    for value in {"passive": ["PASSIVE"], "default": [None], "both": ["PASSIVE", None]}[args.policy]:
-        env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
-        if value is not None:
-            env["OMP_WAIT_POLICY"] = value
-        subprocess.run([sys.executable, __file__, *rest, "--policy", "current"], env=env, check=True)
+    rerun_per_wait_policy(args.policy, __file__, sys.argv[1:], "--policy", "current")
     return 0
 
 

@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from machine import cpu_model
+from machine import cpu_model, rerun_per_wait_policy
 
 REFERENCE = "bd0e05b"  # the last commit with the single-module training loop (nn.LSTM over [one-hot, z])
 REFERENCE_PATH = "src/musicneurons/training/train.py"
@@ -138,17 +138,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.policy != "current":
-        rest, skip = [], False
-        for a in sys.argv[1:]:
-            if skip or a == "--policy" or a.startswith("--policy="):
-                skip = a == "--policy"
-                continue
-            rest.append(a)
-        for value in {"passive": ["PASSIVE"], "default": [None], "both": ["PASSIVE", None]}[args.policy]:
-            env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
-            if value is not None:
-                env["OMP_WAIT_POLICY"] = value
-            subprocess.run([sys.executable, __file__, *rest], env=env, check=True)
+        rerun_per_wait_policy(args.policy, __file__, sys.argv[1:])
         return
     measure(args)
 

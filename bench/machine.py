@@ -25,3 +25,25 @@ def cpu_model() -> str:
 def load_average() -> str:
     """The 1-, 5- and 15-minute load averages, e.g. ``"2.31 4.08 6.35"``."""
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def rerun_per_wait_policy(policy: str, script: str, argv: list[str], *extra: str) -> None:
+    """Run ``script`` again with ``argv`` minus its ``--policy`` option (plus ``extra``) once per OpenMP wait
+    policy: ``passive`` (OMP_WAIT_POLICY=PASSIVE), ``default`` (unset: OpenMP spins) or ``both`` in turn.
+
+    The policy must be set before torch loads, hence a fresh process per policy.
+    """
+    import subprocess
+    import sys
+
+    rest, skip = [], False
+    for a in argv:
+        if skip or a == "--policy" or a.startswith("--policy="):
+            skip = a == "--policy"
+            continue
+        rest.append(a)
+    for value in {"passive": ["PASSIVE"], "default": [None], "both": ["PASSIVE", None]}[policy]:
+        env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+        if value is not None:
+            env["OMP_WAIT_POLICY"] = value
+        subprocess.run([sys.executable, script, *rest, *extra], env=env, check=True)
