@@ -43,7 +43,13 @@ def score(spec: list[dict]) -> pd.DataFrame:
         if health is None:
             model = musicneurons.load_model(run["model"], device="cpu")
             health = latent_health(model, musicneurons.default_windows(run["bars"]))
-        rows.append({k: run.get(k) for k in ("name", "bars", "label", "start_minutes")} | health)
+        log = _log(run["log"]) if run.get("log") else pd.DataFrame()
+        end = run.get("start_minutes", 0) + (float(log["minutes"].iloc[-1]) if "minutes" in log else 0.0)
+        rows.append(
+            {k: run.get(k) for k in ("name", "bars", "label", "start_minutes")}
+            | {"end_minutes": end}
+            | health
+        )
     return pd.DataFrame(rows)
 
 

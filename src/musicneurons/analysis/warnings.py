@@ -46,7 +46,7 @@ EMBEDDED_MODELS: dict[str, tuple[str, str]] = {
     "default-2bar": (
         (
             "a small MusicVAE (encoder BiLSTM 128, decoder LSTM 128 x 2, z = 512) trained in four "
-            "stages (about four hours of one CPU thread) on 44,230 two-bar windows of public-domain folk "
+            "stages (3.2 hours of one CPU thread) on 44,230 two-bar windows of public-domain folk "
             "tunes from music21's corpus, not Magenta's cat-mel_2bar_big (BiLSTM 2048, decoder LSTM "
             "2048 x 3, trained on about 1.5 million MIDI files)"
         ),
@@ -55,7 +55,7 @@ EMBEDDED_MODELS: dict[str, tuple[str, str]] = {
     "default-16bar": (
         (
             "a small hierarchical MusicVAE (encoder BiLSTM 128, conductor and decoder LSTM 128 x 2, "
-            "z = 512) trained in four stages (about four hours of one CPU thread) on 4,945 sixteen-bar "
+            "z = 512) trained in six stages (3.0 hours of one CPU thread) on 4,945 sixteen-bar "
             "windows of public-domain folk tunes from music21's corpus, not Magenta's hierdec-mel_16bar"
         ),
         "musicneurons/assets/models/default-16bar/model_card.md",
