@@ -1,7 +1,9 @@
-"""Shared by the encode tests: a tiny saved model and window tables in ``extract``'s schema."""
+"""Shared by the encode and study tests: tiny saved models, window tables in ``extract``'s schema and a few
+Nottingham tunes copied into a MIDI folder."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +15,16 @@ from musicneurons.model.checkpoints import save_model
 from musicneurons.model.musicvae import MusicVAE, MusicVAEConfig
 
 TINY = MusicVAEConfig(z_size=8, enc_rnn_size=(16,), dec_rnn_size=(16,), max_seq_len=32)
+#: the random-weight 2-bar model of the small end-to-end studies
+TINY_STUDY = MusicVAEConfig(z_size=24, enc_rnn_size=(16,), dec_rnn_size=(16,), max_seq_len=32)
+
+
+def copy_nottingham(corpora_dir: Path, folder: Path, n: int) -> Path:
+    """``folder`` holding the first ``n`` Nottingham melody files of ``corpora_dir`` (sorted by name)."""
+    folder.mkdir(parents=True)
+    for path in sorted((corpora_dir / "nottingham" / "melody").glob("*.mid"))[:n]:
+        shutil.copy(path, folder / path.name)
+    return folder
 
 
 def save_tiny_model(folder: Path, seed: int = 0, config: MusicVAEConfig = TINY) -> Path:

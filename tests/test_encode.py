@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -15,7 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from encode_fixtures import TINY, random_windows, save_tiny_model, write_windows
+from encode_fixtures import TINY, TINY_STUDY, copy_nottingham, random_windows, save_tiny_model, write_windows
 from musicneurons.cli import main
 from musicneurons.encode import encode_corpus, parse_devices, parse_shard, read_latents
 from musicneurons.encode.plan import Part, cut_parts, describe_inputs, shard_parts, split_among_workers
@@ -213,18 +212,13 @@ def test_two_worker_processes_match_one(corpus: dict, tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_study_reads_precomputed_latents(tmp_path: Path, corpora_dir: Path) -> None:
     from musicneurons.data.corpus import extract_corpus, read_windows
-    from musicneurons.model.musicvae import MusicVAEConfig
     from musicneurons.study.config import StudyConfig, StudyError
     from musicneurons.study.pipeline import run_study
 
-    midi = tmp_path / "midi"
-    midi.mkdir()
-    for path in sorted((corpora_dir / "nottingham" / "melody").glob("*.mid"))[:6]:
-        shutil.copy(path, midi / path.name)
+    midi = copy_nottingham(corpora_dir, tmp_path / "midi", 6)
     extract_corpus(midi, bars=2, out=tmp_path / "windows", jobs=1)
     windows, frame = read_windows(tmp_path / "windows")
-    config = MusicVAEConfig(z_size=24, enc_rnn_size=(16,), dec_rnn_size=(16,), max_seq_len=32)
-    model = save_tiny_model(tmp_path / "model", config=config)
+    model = save_tiny_model(tmp_path / "model", config=TINY_STUDY)
     encode_corpus(tmp_path / "windows", model, tmp_path / "latents", devices=["cpu"], part_rows=16)
 
     study = {"model": str(model), "windows": str(tmp_path / "windows"), "n_random": 0, "device": "cpu"}
@@ -236,7 +230,7 @@ def test_study_reads_precomputed_latents(tmp_path: Path, corpora_dir: Path) -> N
     np.testing.assert_allclose(stored["mu"], mu, rtol=0, atol=1e-5)
     np.testing.assert_allclose(stored["sigma"], sigma, rtol=0, atol=1e-5)
 
-    other = save_tiny_model(tmp_path / "other", seed=1, config=config)
+    other = save_tiny_model(tmp_path / "other", seed=1, config=TINY_STUDY)
     with pytest.raises(StudyError, match="encoded by another model"):
         run_study(
             StudyConfig(latents=str(tmp_path / "latents"), **(study | {"model": str(other)})), tmp_path / "s2"

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from encode_fixtures import TINY_STUDY, copy_nottingham, save_tiny_model
 from musicneurons.study import artifacts as art
 
 
@@ -124,22 +125,11 @@ FIGURES_2BAR = (
 @pytest.fixture(scope="module")
 def tiny_study(tmp_path_factory: pytest.TempPathFactory, corpora_dir: Path) -> Path:
     """`musicneurons study` on a random-weight 2-bar model and 12 Nottingham tunes."""
-    import shutil
-
-    import torch
-
     from musicneurons.cli import main
-    from musicneurons.model.checkpoints import save_model
-    from musicneurons.model.musicvae import MusicVAE, MusicVAEConfig
 
     root = tmp_path_factory.mktemp("study")
-    midi = root / "midi"
-    midi.mkdir()
-    for path in sorted((corpora_dir / "nottingham" / "melody").glob("*.mid"))[:12]:
-        shutil.copy(path, midi / path.name)
-    torch.manual_seed(0)
-    config = MusicVAEConfig(z_size=24, enc_rnn_size=(16,), dec_rnn_size=(16,), max_seq_len=32)
-    save_model(MusicVAE(config), root / "model")
+    midi = copy_nottingham(corpora_dir, root / "midi", 12)
+    save_tiny_model(root / "model", config=TINY_STUDY)
     argv = [
         "study",
         "--model",

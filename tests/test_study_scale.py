@@ -5,7 +5,6 @@ over every window)."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +12,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from encode_fixtures import save_tiny_model
+from encode_fixtures import TINY_STUDY, copy_nottingham, save_tiny_model
 from musicneurons.analysis.neurons import activation_counts
 from musicneurons.encode.latents import latents_table
 from musicneurons.errors import UserError
@@ -104,19 +103,14 @@ def capped(tmp_path_factory: pytest.TempPathFactory, corpora_dir: Path) -> dict:
     from musicneurons.data.corpus import extract_corpus, read_windows
     from musicneurons.encode import encode_corpus
     from musicneurons.model.load import load_model
-    from musicneurons.model.musicvae import MusicVAEConfig
     from musicneurons.study.config import StudyConfig
     from musicneurons.study.pipeline import run_study
 
     root = tmp_path_factory.mktemp("scale")
-    midi = root / "midi"
-    midi.mkdir()
-    for path in sorted((corpora_dir / "nottingham" / "melody").glob("*.mid"))[:8]:
-        shutil.copy(path, midi / path.name)
+    midi = copy_nottingham(corpora_dir, root / "midi", 8)
     extract_corpus(midi, bars=2, out=root / "windows", jobs=1)
     windows, frame = read_windows(root / "windows")
-    config = MusicVAEConfig(z_size=24, enc_rnn_size=(16,), dec_rnn_size=(16,), max_seq_len=32)
-    model = save_tiny_model(root / "model", config=config)
+    model = save_tiny_model(root / "model", config=TINY_STUDY)
     encode_corpus(root / "windows", model, root / "latents", devices=["cpu"], part_rows=16)
     study = {"model": str(model), "windows": str(root / "windows"), "n_random": 20, "device": "cpu"}
     study |= {"ablation_steps": 0, "probe_steps": 0, "detector_steps": 0, "disentanglement_samples": 0}

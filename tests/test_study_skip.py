@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from encode_fixtures import TINY_STUDY, copy_nottingham, save_tiny_model
 from musicneurons.errors import UserError
 from musicneurons.study.config import SKIPPABLE, StudyConfig, parse_skip
 
@@ -47,20 +48,8 @@ def test_an_unknown_skip_name_is_one_line_and_exit_2(
 
 def _tiny_inputs(root: Path, corpora_dir: Path) -> list[str]:
     """A random-weight 2-bar model and 12 Nottingham tunes (as test_study's tiny study), as study options."""
-    import shutil
-
-    import torch
-
-    from musicneurons.model.checkpoints import save_model
-    from musicneurons.model.musicvae import MusicVAE, MusicVAEConfig
-
-    midi = root / "midi"
-    midi.mkdir()
-    for path in sorted((corpora_dir / "nottingham" / "melody").glob("*.mid"))[:12]:
-        shutil.copy(path, midi / path.name)
-    torch.manual_seed(0)
-    config = MusicVAEConfig(z_size=24, enc_rnn_size=(16,), dec_rnn_size=(16,), max_seq_len=32)
-    save_model(MusicVAE(config), root / "model")
+    midi = copy_nottingham(corpora_dir, root / "midi", 12)
+    save_tiny_model(root / "model", config=TINY_STUDY)
     model = ["--model", str(root / "model"), "--midi", str(midi)]
     return [*model, "--n-random", "2000", "--device", "cpu", "--no-progress"]
 
