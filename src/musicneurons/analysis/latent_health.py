@@ -26,6 +26,7 @@ from typing import Protocol
 
 import numpy as np
 
+from musicneurons.analysis.neurons import activation_counts
 from musicneurons.analysis.warnings import always_hold_accuracy
 from musicneurons.constants import EXCITED_MU, SHARP_SIGMA_THRESHOLD, SILENT_SIGMA
 from musicneurons.data.example_melodies import twinkle
@@ -121,7 +122,7 @@ def latent_health(
     tune = twinkle(w.shape[1])
     _z, tune_mu, _s = model.encode(tune[None], rng=np.random.default_rng(seed))
     tune_back = model.decode(tune_mu, temperature=0.0)[0]
-    excited = (np.abs(mu[:, noise]) > EXCITED_MU).sum(axis=1)
+    _music_excited, excited = activation_counts(mu, music, threshold=EXCITED_MU)
     return {
         "n_windows": len(w),
         "music_dims": int(music.sum()),
