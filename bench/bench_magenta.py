@@ -51,7 +51,7 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
-from machine import cpu_model, load_average, rerun_per_wait_policy
+from machine import add_policy_option, cpu_model, load_average, rerun_per_wait_policy
 
 BIG = "cat-mel_2bar_big"
 TRAIN_PRESET = "default-2bar"
@@ -448,12 +448,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=3, help="alternating encode rounds")
     parser.add_argument("--min-time", type=float, default=3.0, help="seconds per contender per encode round")
     parser.add_argument("--no-bf16", action="store_true", help="skip our bf16 contenders")
-    parser.add_argument(
-        "--policy",
-        choices=("current", "passive", "default", "both"),
-        default="both",
-        help="OMP_WAIT_POLICY: as set now, PASSIVE, unset (OpenMP's spin-wait), or both in turn",
-    )
+    add_policy_option(parser, "both")
     args = parser.parse_args()
     args.parts = set(args.parts.split(","))
     args.encode_batches = [int(b) for b in args.encode_batches.split(",")]

@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from machine import cpu_model, rerun_per_wait_policy
+from machine import add_policy_option, cpu_model, rerun_per_wait_policy
 
 REFERENCE = "bd0e05b"  # the last commit with the single-module training loop (nn.LSTM over [one-hot, z])
 REFERENCE_PATH = "src/musicneurons/training/train.py"
@@ -130,12 +130,7 @@ def main() -> None:
     parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast (both take the model's path)")
     parser.add_argument("--sampling", type=float, default=0.0, help="constant scheduled-sampling probability")
     parser.add_argument("--reference", default=REFERENCE, help="git revision of the previous implementation")
-    parser.add_argument(
-        "--policy",
-        choices=("current", "passive", "default", "both"),
-        default="current",
-        help="OMP_WAIT_POLICY for the run: as set now, PASSIVE, unset (OpenMP's spin-wait), or both in turn",
-    )
+    add_policy_option(parser, "current")
     args = parser.parse_args()
     if args.policy != "current":
         rerun_per_wait_policy(args.policy, __file__, sys.argv[1:])

@@ -6,6 +6,7 @@ this module as ``machine``.
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 from pathlib import Path
@@ -47,3 +48,13 @@ def rerun_per_wait_policy(policy: str, script: str, argv: list[str], *extra: str
         if value is not None:
             env["OMP_WAIT_POLICY"] = value
         subprocess.run([sys.executable, script, *rest, *extra], env=env, check=True)
+
+
+def add_policy_option(parser: argparse.ArgumentParser, default: str) -> None:
+    """The ``--policy`` option :func:`rerun_per_wait_policy` reads (``current``: as the environment says)."""
+    parser.add_argument(
+        "--policy",
+        choices=("current", "passive", "default", "both"),
+        default=default,
+        help="OMP_WAIT_POLICY: as set now, PASSIVE, unset (OpenMP's spin-wait), or both in turn",
+    )
