@@ -8,7 +8,7 @@
   with few windows, and the neuron roles rest on it;
 * ``files_dropped``: files of the corpus that gave no window, with the most common reasons (from the
   extraction manifest's ``status`` and ``reason`` columns);
-* ``near_hold_baseline``: free-running accuracy barely above predicting "hold" at every step;
+* ``near_hold_baseline``: free-running accuracy barely above copying the first step, then predicting "hold";
 * ``mostly_music``: most latent dimensions classed as music neurons;
 * ``unstable_split``: the music-neuron count moves a lot with the threshold;
 * ``not_paper_model``: a model other than the paper's (the embedded defaults are named and described).
@@ -128,13 +128,13 @@ def _near_hold(m: Mapping[str, Any]) -> str | None:
         return None
     if free < hold:
         return (
-            f"Free-running accuracy {free:.3f} is below the always-hold baseline {hold:.3f} (predicting "
-            "“hold” at every step): the model's decodes say nothing about the melody."
+            f"Free-running accuracy {free:.3f} is below the always-hold baseline {hold:.3f} (the first "
+            "step copied, then “hold” at every step): the model's decodes say nothing about the melody."
         )
     return (
-        f"Free-running accuracy {free:.3f} is close to the always-hold baseline {hold:.3f} (predicting "
-        f"“hold” at every step): the model fixes {gain:.0%} of that baseline's errors (warning below "
-        f"{MIN_GAIN_OVER_HOLD:.0%}), so its decodes say little about the melody."
+        f"Free-running accuracy {free:.3f} is close to the always-hold baseline {hold:.3f} (the first "
+        f"step copied, then “hold” at every step): the model fixes {gain:.0%} of that baseline's errors "
+        f"(warning below {MIN_GAIN_OVER_HOLD:.0%}), so its decodes say little about the melody."
     )
 
 
