@@ -8,7 +8,8 @@ TF / torch versions:
   ``MusicVAE.build`` / ``train`` graph fed by its ``_get_input_tensors`` from a repeating ``tf.data`` batch,
   gradients clipped by global norm as its ``music_vae_train.train`` does, its ``AdamOptimizer``. Ours:
   :func:`musicneurons.training.loop.train_step` (fp32, and bf16 autocast where bf16 is native) on the same
-  random melodies. Median examples/s over ``--steps`` alternating steps (the first step of each is a
+  random melodies, the batch's parts on worker threads as ``musicneurons train`` runs them (the pool is
+  made per step, so its start-up is counted). Median examples/s over ``--steps`` alternating steps (the first step of each is a
   warm-up and not counted).
 - load: a full-size ``cat-mel_2bar_big`` bundle (~538 MB) written once by Magenta's own graph and
   ``tf.train.Saver`` (seeded initialisers, cached in ``--cache``), loaded by Magenta's ``TrainedModel``
@@ -220,6 +221,7 @@ def run_train(tf, args: argparse.Namespace, bf16: bool) -> None:
     from musicneurons.training.config import TRAIN_PRESETS
     from musicneurons.training.loop import train_step
     from musicneurons.training.optim import TFAdam
+    from musicneurons.training.parallel import part_runner
 
     configure_cpu_numerics()
     arch, cfg = TRAIN_PRESETS[TRAIN_PRESET]
@@ -239,7 +241,9 @@ def run_train(tf, args: argparse.Namespace, bf16: bool) -> None:
         counter = iter(range(10**9))
 
         def ours(model=model, opt=opt, step_cfg=step_cfg, counter=counter) -> float:
-            return float(train_step(model, opt, xt, next(counter), step_cfg)[0]["loss"])
+            # the batch's parts on worker threads, as `musicneurons train` runs them
+            with part_runner(step_cfg.batch_parts, torch.device("cpu")) as runner:
+                return float(train_step(model, opt, xt, next(counter), step_cfg, runner)[0]["loss"])
 
         contenders[name] = ours
         losses[name] = []

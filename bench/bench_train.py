@@ -72,6 +72,7 @@ def measure(args: argparse.Namespace) -> None:
     from musicneurons.training.config import TRAIN_PRESETS
     from musicneurons.training.loop import train_step
     from musicneurons.training.optim import TFAdam
+    from musicneurons.training.parallel import PartRunner
 
     torch.set_num_threads(args.threads)
     configure_cpu_numerics()
@@ -81,6 +82,8 @@ def measure(args: argparse.Namespace) -> None:
     for preset in args.presets:
         model_config, cfg = TRAIN_PRESETS[preset]
         overrides = {"bf16": args.bf16}
+        if args.batch_parts:
+            overrides["batch_parts"] = args.batch_parts
         if args.sampling:
             overrides.update(sampling_schedule="constant", sampling_rate=args.sampling)
         cfg = dataclasses.replace(cfg, **overrides)
@@ -93,23 +96,29 @@ def measure(args: argparse.Namespace) -> None:
             model = MusicVAE(model_config, generator=torch.Generator().manual_seed(0))
             opt = ref.TFAdam(model.parameters()) if name == "previous" else TFAdam(model.parameters())
             runs[name] = (model, opt)
+        # the new step's parts on worker threads as `musicneurons train` runs them (training.parallel)
+        workers = min(cfg.batch_parts, args.threads)
+        runner = PartRunner(workers, args.threads // workers)
+        threads = {"previous": args.threads, "new": runner.threads_per_worker}
         times: dict[str, list[float]] = {"previous": [], "new": []}
         cpu: dict[str, list[float]] = {"previous": [], "new": []}  # CPU seconds of this process
         load_before = os.getloadavg()[0]
         for step in range(args.steps + 1):  # step 0 warms up allocators and kernels
             for name, (model, opt) in runs.items():
+                torch.set_num_threads(threads[name])
                 t0, c0 = time.perf_counter(), time.process_time()
                 if name == "previous":
                     reference_step(ref, model, opt, x, step, cfg)
                 else:
-                    train_step(model, opt, x, step, cfg)
+                    train_step(model, opt, x, step, cfg, runner)
                 if step:
                     times[name].append(time.perf_counter() - t0)
                     cpu[name].append(time.process_time() - c0)
+        runner.close()
         load = (load_before + os.getloadavg()[0]) / 2
         wall = {k: batch / float(np.median(v)) for k, v in times.items()}
         per_cpu = {k: batch / float(np.median(v)) for k, v in cpu.items()}
-        label = f"{preset} batch {batch}" + (" bf16" if args.bf16 else "")
+        label = f"{preset} batch {batch} in {cfg.batch_parts} parts" + (" bf16" if args.bf16 else "")
         label += f" sampling p={args.sampling}" if args.sampling else ""
         print(
             f"{label}: previous {wall['previous']:6.1f} ex/s, new {wall['new']:6.1f} ex/s "
@@ -128,6 +137,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=None, help="default: the preset's batch size")
     parser.add_argument("--presets", nargs="+", default=["default-2bar"])
     parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast (both take the model's path)")
+    parser.add_argument("--batch-parts", type=int, default=None, help="default: the preset's")
     parser.add_argument("--sampling", type=float, default=0.0, help="constant scheduled-sampling probability")
     parser.add_argument("--reference", default=REFERENCE, help="git revision of the previous implementation")
     add_policy_option(parser, "current")

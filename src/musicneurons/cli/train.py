@@ -41,6 +41,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         ("eval-every", int),
     ):
         p.add_argument(f"--{name}", type=kind, default=None)
+    p.add_argument(
+        "--batch-parts",
+        type=int,
+        default=None,
+        help="run each batch as N slices, their gradients summed; on the CPU each slice runs on its own "
+        "thread (default 2: two cores work without OpenMP's wake-ups; the numbers do not depend on "
+        "--threads; 1 = whole batches, as runs recorded before this option)",
+    )
     p.set_defaults(handler=run)
 
 
@@ -76,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
         "sampling_schedule",
         "sampling_rate",
         "eval_every",
+        "batch_parts",
     )
     overrides = {k: getattr(args, k) for k in names if getattr(args, k) is not None}
     model_dir = train_from_parquet(

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from musicneurons.training.config import RECORDED_DEFAULTS
+
 #: train-config keys -> ``musicneurons train`` options, in the order the reproduce command lists them
 TRAIN_OPTIONS: tuple[tuple[str, str], ...] = (
     ("max_beta", "--max-beta"),
@@ -26,6 +28,7 @@ TRAIN_OPTIONS: tuple[tuple[str, str], ...] = (
     ("learning_rate", "--learning-rate"),
     ("batch_size", "--batch-size"),
     ("seed", "--seed"),
+    ("batch_parts", "--batch-parts"),
 )
 
 #: over-training table: (column title, log.jsonl key, format)
@@ -63,7 +66,7 @@ class Stage:
 
     @property
     def train_config(self) -> Mapping[str, Any]:
-        return self.metadata.get("train_config", {})
+        return {**RECORDED_DEFAULTS, **self.metadata.get("train_config", {})}
 
 
 def _last_evaluation(log: Path, step: int) -> dict[str, Any]:

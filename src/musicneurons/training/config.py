@@ -48,6 +48,11 @@ class TrainConfig:
         Validation windows used per pass (the first ``n_eval`` of a fixed seeded shuffle).
     checkpoint_every_s : float
         Seconds between resumable checkpoints (Magenta saves every 60 s).
+    batch_parts : int
+        The batch runs as this many equal slices whose gradients are summed (on the CPU each on its own
+        thread: see :mod:`musicneurons.training.parallel`). The sum equals the whole batch's gradient up to
+        float rounding and does not depend on the thread count; 1 runs the batch whole. Runs recorded before
+        this setting existed ran whole batches (:func:`recorded_train_config`).
     """
 
     free_bits: float = 0.0
@@ -69,6 +74,7 @@ class TrainConfig:
     eval_every: int = 500
     n_eval: int = 512
     checkpoint_every_s: float = 60.0
+    batch_parts: int = 2
 
     def __post_init__(self) -> None:
         if self.sampling_schedule not in SAMPLING_SCHEDULES:
@@ -77,6 +83,9 @@ class TrainConfig:
             raise UserError(msg)
         if self.batch_size < 1:
             msg = f"batch_size must be >= 1, got {self.batch_size}"
+            raise UserError(msg)
+        if self.batch_parts < 1:
+            msg = f"batch_parts must be >= 1, got {self.batch_parts}"
             raise UserError(msg)
 
     def to_dict(self) -> dict[str, Any]:
@@ -114,6 +123,9 @@ TRAIN_PRESETS: dict[str, tuple[MusicVAEConfig, TrainConfig]] = {
     ),
 }
 
+# settings added after runs were recorded, with the value that reproduces a run recorded without them
+RECORDED_DEFAULTS: dict[str, Any] = {"batch_parts": 1}
+
 # the run controls a resumed run may change; every other setting comes from the run's own train_config.json
 RESUME_OVERRIDABLE = ("max_steps", "max_minutes")
 
@@ -142,4 +154,13 @@ def resumed_configs(doc: dict, train_overrides: dict | None = None) -> tuple[Mus
     :data:`RESUME_OVERRIDABLE` taken from ``train_overrides``."""
     model_config = MusicVAEConfig.from_dict(doc["model"])
     keep = {k: v for k, v in (train_overrides or {}).items() if k in RESUME_OVERRIDABLE}
-    return model_config, dataclasses.replace(TrainConfig(**doc["train_config"]), **keep)
+    return model_config, dataclasses.replace(recorded_train_config(doc["train_config"]), **keep)
+
+
+def recorded_train_config(recorded: dict[str, Any]) -> TrainConfig:
+    """The :class:`TrainConfig` a run recorded (``train_config`` of its train_config.json or model metadata).
+
+    A setting added after the run was recorded takes the value that reproduces what the run did, not
+    today's default: ``batch_parts`` 1 (whole batches).
+    """
+    return TrainConfig(**{**RECORDED_DEFAULTS, **recorded})

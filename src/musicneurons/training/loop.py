@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import logging
+import operator
 import os
 import time
+from functools import reduce
 from pathlib import Path
 from typing import Any
 
@@ -33,12 +35,14 @@ from musicneurons.training.config import TrainConfig, preset_configs, resumed_co
 from musicneurons.training.evaluation import evaluate
 from musicneurons.training.objective import learning_rate, loss_terms, sampling_probability
 from musicneurons.training.optim import TFAdam, clip_gradients
+from musicneurons.training.parallel import PartRunner, part_runner, part_slices, sum_in_order
 
 log = logging.getLogger(__name__)
 
 # stream ids mixed into the seed, so each kind of draw has its own reproducible stream
 _EVAL_STREAM = 11
 _TRANSPOSE_STREAM = 13
+_PART_STREAM = 17
 _STEP_SEED_MULTIPLIER = 1_000_003  # torch generator of step s: seed * this + s
 LOG_FILE = "log.jsonl"  # one JSON line per optimiser step
 CONFIG_FILE = "train_config.json"  # the run's architecture and training configs (a resumed run reads them)
@@ -80,41 +84,80 @@ def step_batch(windows: np.ndarray, step: int, cfg: TrainConfig) -> np.ndarray:
     return xb
 
 
+def _part_generator(cfg: TrainConfig, step: int, part: int, device: torch.device) -> torch.Generator:
+    """The scheduled-sampling generator of one part of a split batch: a function of (seed, step, part)."""
+    seed = int(np.random.SeedSequence([cfg.seed, _PART_STREAM, step, part]).generate_state(1)[0])
+    return torch.Generator(device=device).manual_seed(seed)
+
+
+def _part_terms(
+    model: MusicVAE,
+    x: torch.Tensor,
+    eps: torch.Tensor,
+    p_sample: float,
+    gen: torch.Generator,
+    step: int,
+    cfg: TrainConfig,
+) -> dict[str, torch.Tensor]:
+    """The loss terms of the windows ``x`` (B, T) with posterior noise ``eps`` (B, Z)."""
+    if cfg.bf16 or x.device.type != "cpu":  # the model's own paths (autocast; cuDNN's kernels)
+        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+            mu, sigma = model.encode(x)
+            mu, sigma = mu.float(), sigma.float()
+            z = mu + sigma * eps
+            logits = model.decode_teacher_forced(z, x, sampling_probability=p_sample, generator=gen)
+    else:  # fp32 on CPU: the model's numbers, with decoders built for training (teacher_forced, scheduled)
+        mu, sigma = model.encode(x)
+        z = mu + sigma * eps
+        if p_sample > 0:
+            logits = scheduled.decode_scheduled(model, z, x, p_sample, gen)
+        else:
+            logits = teacher_forced.decode_teacher_forced(model, z, x)
+    return loss_terms(logits, x, mu, sigma, step, cfg)
+
+
 def train_step(
-    model: MusicVAE, opt: TFAdam, x: torch.Tensor, step: int, cfg: TrainConfig
+    model: MusicVAE,
+    opt: TFAdam,
+    x: torch.Tensor,
+    step: int,
+    cfg: TrainConfig,
+    runner: PartRunner | None = None,
 ) -> tuple[dict[str, torch.Tensor], float, float]:
     """One optimiser step on the batch ``x`` (B, T) of class indices.
 
-    Returns (loss terms, global gradient norm before clipping, scheduled-sampling probability).
+    Returns (loss terms of the whole batch, global gradient norm before clipping, scheduled-sampling
+    probability).
 
-    The posterior noise and the scheduled-sampling draws come from a generator seeded by (cfg.seed, step).
+    The posterior noise comes from a generator seeded by (cfg.seed, step). The batch runs as
+    ``cfg.batch_parts`` slices (on ``runner``'s threads; inline without one), each weighted by its share of
+    the batch; their gradients are summed in slice order. With one part the scheduled-sampling draws continue
+    the step's generator; with several each part has its own generator seeded by (cfg.seed, step, part).
     """
     device = x.device
     gen = torch.Generator(device=device).manual_seed(cfg.seed * _STEP_SEED_MULTIPLIER + step)
     for group in opt.param_groups:
         group["lr"] = learning_rate(step, cfg)
     p_sample = sampling_probability(step, cfg)
-    if (
-        cfg.bf16 or device.type != "cpu"
-    ):  # the model's own paths (autocast; cuDNN's kernels, not measured here)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
-            mu, sigma = model.encode(x)
-            mu, sigma = mu.float(), sigma.float()
-            eps = torch.randn(mu.shape, generator=gen, device=device)
-            z = mu + sigma * eps
-            logits = model.decode_teacher_forced(z, x, sampling_probability=p_sample, generator=gen)
-    else:  # fp32 on CPU: the model's numbers, with decoders built for training (teacher_forced, scheduled)
-        mu, sigma = model.encode(x)
-        eps = torch.randn(mu.shape, generator=gen, device=device)
-        z = mu + sigma * eps
-        if p_sample > 0:
-            logits = scheduled.decode_scheduled(model, z, x, p_sample, gen)
-        else:
-            logits = teacher_forced.decode_teacher_forced(model, z, x)
-    terms = loss_terms(logits, x, mu, sigma, step, cfg)
+    eps = torch.randn((x.shape[0], model.config.z_size), generator=gen, device=device)
+    slices = part_slices(x.shape[0], cfg.batch_parts)
+    params = [p for g in opt.param_groups for p in g["params"]]
+
+    def run_part(k: int) -> tuple[dict[str, torch.Tensor], tuple[torch.Tensor | None, ...]]:
+        rows = slices[k]
+        part_gen = gen if len(slices) == 1 else _part_generator(cfg, step, k, device)
+        terms = _part_terms(model, x[rows], eps[rows], p_sample, part_gen, step, cfg)
+        share = (rows.stop - rows.start) / x.shape[0]
+        grads = torch.autograd.grad(terms["loss"] * share, params, allow_unused=True)
+        return {name: value.detach() * share for name, value in terms.items()}, grads
+
+    results = (runner or PartRunner()).map(run_part, len(slices))
+    part_terms = [t for t, _ in results]
+    terms = {name: reduce(operator.add, (t[name] for t in part_terms)) for name in part_terms[0]}
     opt.zero_grad(set_to_none=True)
-    terms["loss"].backward()
-    grad_norm = clip_gradients([p for g in opt.param_groups for p in g["params"]], cfg)
+    for p, g in zip(params, sum_in_order([r[1] for r in results]), strict=True):
+        p.grad = g
+    grad_norm = clip_gradients(params, cfg)
     opt.step()
     return terms, grad_norm, p_sample
 
@@ -219,39 +262,40 @@ def train(
     def time_up() -> bool:
         return cfg.max_minutes > 0 and (time.perf_counter() - session_start) >= cfg.max_minutes * 60
 
-    try:
-        while (cfg.max_steps == 0 or step < cfg.max_steps) and not time_up():
-            x = torch.as_tensor(step_batch(train_windows, step, cfg), dtype=torch.long, device=device)
-            terms, grad_norm, p_sample = train_step(model, opt, x, step, cfg)
-            step += 1
-            bar.update(1)
-            record = _step_record(
-                terms,
-                step,
-                cfg,
-                sampling_probability=p_sample,
-                grad_norm=round(grad_norm, 4),
-                minutes=round((time.perf_counter() - session_start) / 60, 3),
-            )
-            if eval_set is not None and cfg.eval_every and step % cfg.eval_every == 0:
-                record.update(_evaluate_and_log(model, eval_set, cfg, step))
-            logf.write(json.dumps(record) + "\n")
-            logf.flush()
-            # refresh=False: the bar redraws at most every mininterval (a log file gets no line per step)
-            bar.set_postfix(
-                loss=f"{record['loss']:.1f}",
-                acc=f"{record['accuracy']:.3f}",
-                kl_bits=f"{record['kl_bits']:.1f}",
-                refresh=False,
-            )
-            if time.perf_counter() - last_ckpt >= cfg.checkpoint_every_s:
-                save_checkpoint(out, model, opt, step, time.perf_counter() - session_start, meta)
-                last_ckpt = time.perf_counter()
-    finally:
-        bar.close()
-        elapsed = time.perf_counter() - session_start
-        save_checkpoint(out, model, opt, step, elapsed, meta)
-        logf.close()
+    with part_runner(cfg.batch_parts, device) as runner:  # the batch's parts on worker threads
+        try:
+            while (cfg.max_steps == 0 or step < cfg.max_steps) and not time_up():
+                x = torch.as_tensor(step_batch(train_windows, step, cfg), dtype=torch.long, device=device)
+                terms, grad_norm, p_sample = train_step(model, opt, x, step, cfg, runner)
+                step += 1
+                bar.update(1)
+                record = _step_record(
+                    terms,
+                    step,
+                    cfg,
+                    sampling_probability=p_sample,
+                    grad_norm=round(grad_norm, 4),
+                    minutes=round((time.perf_counter() - session_start) / 60, 3),
+                )
+                if eval_set is not None and cfg.eval_every and step % cfg.eval_every == 0:
+                    record.update(_evaluate_and_log(model, eval_set, cfg, step))
+                logf.write(json.dumps(record) + "\n")
+                logf.flush()
+                # refresh=False: the bar redraws at most every mininterval (a log file gets no line per step)
+                bar.set_postfix(
+                    loss=f"{record['loss']:.1f}",
+                    acc=f"{record['accuracy']:.3f}",
+                    kl_bits=f"{record['kl_bits']:.1f}",
+                    refresh=False,
+                )
+                if time.perf_counter() - last_ckpt >= cfg.checkpoint_every_s:
+                    save_checkpoint(out, model, opt, step, time.perf_counter() - session_start, meta)
+                    last_ckpt = time.perf_counter()
+        finally:
+            bar.close()
+            elapsed = time.perf_counter() - session_start
+            save_checkpoint(out, model, opt, step, elapsed, meta)
+            logf.close()
     final = {"step": step, "train_minutes": round(elapsed / 60, 2)}
     if eval_set is not None:
         final.update(evaluate(model, eval_set, cfg))
