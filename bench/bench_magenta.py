@@ -9,8 +9,8 @@ TF / torch versions:
   gradients clipped by global norm as its ``music_vae_train.train`` does, its ``AdamOptimizer``. Ours:
   :func:`musicneurons.training.loop.train_step` (fp32, and bf16 autocast where bf16 is native) on the same
   random melodies, the batch's parts on worker threads as ``musicneurons train`` runs them (the pool is
-  made per step, so its start-up is counted). Median examples/s over ``--steps`` alternating steps (the first step of each is a
-  warm-up and not counted).
+  made per step, so its start-up is counted). Median examples/s over ``--steps`` alternating steps (the
+  first step of each is a warm-up and not counted).
 - load: a full-size ``cat-mel_2bar_big`` bundle (~538 MB) written once by Magenta's own graph and
   ``tf.train.Saver`` (seeded initialisers, cached in ``--cache``), loaded by Magenta's ``TrainedModel``
   (graph build + restore) and by ``musicneurons.load_model`` (conversion included). First, best and median

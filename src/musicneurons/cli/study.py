@@ -103,6 +103,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="processes that draw the figures while the study runs (default: one per core, at most 3; "
         "0 draws them in the main process)",
     )
+    p.add_argument(
+        "--no-prefetch",
+        action="store_true",
+        help="compute the parts one after the other in this process (default: the later parts' stages run "
+        "in a second process while the first part runs, on a CPU with two cores or more; same results)",
+    )
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.set_defaults(handler=run)
 
@@ -137,6 +143,7 @@ def run(args: argparse.Namespace) -> int:
         skip=parse_skip(args.skip),
         svg=args.svg,
         figure_workers=args.figure_workers,
+        prefetch_parts=not args.no_prefetch,
         overwrite=args.overwrite,
         progress=not args.no_progress,
     )

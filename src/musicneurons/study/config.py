@@ -114,6 +114,9 @@ class StudyConfig:
     figure_workers : int, optional
         Processes that draw the figures while the study goes on (None: up to 3, fewer on fewer cores;
         0: draw in this process, one after the other). The figures are the same either way.
+    prefetch_parts : bool
+        Compute the later parts' stages in a second process while the first part runs (on the CPU with two
+        cores or more; :mod:`musicneurons.study.prefetch`). The results are the same either way.
     overwrite : bool
         Recompute every stage even when its artifact matches.
     progress : bool
@@ -143,6 +146,7 @@ class StudyConfig:
     skip: tuple[str, ...] = ()
     svg: bool = False
     figure_workers: int | None = None
+    prefetch_parts: bool = True
     overwrite: bool = False
     progress: bool = True
 

@@ -20,7 +20,7 @@ from musicneurons.constants import DEFAULT_QPM
 from musicneurons.data.example_melodies import twinkle
 from musicneurons.study import stages as st
 from musicneurons.study.artifacts import stage_rng
-from musicneurons.study.config import StudyConfig, StudyError
+from musicneurons.study.config import DEFAULT_MODELS, StudyConfig, StudyError
 
 if TYPE_CHECKING:
     from musicneurons.model.inference import TrainedModel
@@ -290,3 +290,34 @@ def open_part(model: TrainedModel, bars: int, model_name: str, config: StudyConf
         )
         raise StudyError(msg)
     return Part(config, model, model_name, bars, folder, windows, frame, text)
+
+
+def load_part_model(name: str | None, config: StudyConfig) -> TrainedModel:
+    """The model of a part, loaded for the study's device and precision (name None: the 2-bar default)."""
+    from musicneurons.device import configure_cpu_numerics
+    from musicneurons.model.load import load_model
+
+    configure_cpu_numerics()
+    return load_model(name, device=config.device, precision=config.precision)
+
+
+def study_parts(config: StudyConfig) -> list[tuple[int, str | None]]:
+    """(bars, model name or path) per part."""
+    if config.latents and config.model is None and len(config.bars) != 1:
+        msg = "--latents holds one model's latents: give --model (or a single --bars for an embedded model)"
+        raise StudyError(msg)
+    if config.model is None:
+        return [(b, DEFAULT_MODELS[b]) for b in config.bars]
+    return [(0, config.model)]  # bars read from the model once loaded
+
+
+def check_bars(config: StudyConfig, name: str | None, bars: int, model: TrainedModel) -> int:
+    """The model's bars, refused when they contradict the part's bars or ``--bars``."""
+    model_bars = model.config.max_seq_len // 16
+    if bars and bars != model_bars:
+        msg = f"model {name} has {model.config.max_seq_len}-step windows ({model_bars} bars), not {bars} bars"
+        raise StudyError(msg)
+    if config.model is not None and config.bars and model_bars not in config.bars:
+        msg = f"--bars {','.join(map(str, config.bars))} does not match the model ({model_bars} bars)"
+        raise StudyError(msg)
+    return model_bars

@@ -22,10 +22,11 @@ Layout of ``OUT``::
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,7 +39,8 @@ from musicneurons.study import stages as st
 from musicneurons.study.artifacts import cached, stage_key, stage_timings, versions, write_json
 from musicneurons.study.config import DEFAULT_MODELS, SKIPPABLE, StudyConfig, StudyError, command_line
 from musicneurons.study.listen import listen_section
-from musicneurons.study.part import Part, open_part
+from musicneurons.study.part import Part, check_bars, load_part_model, open_part, study_parts
+from musicneurons.study.prefetch import StagePrefetch, should_prefetch
 from musicneurons.study.rendering import FigureRenderer, FigureSettings
 from musicneurons.study.report import FigureEntry, ReportSection, table_html, write_report
 from musicneurons.study.summary import headline_sentences, summarize_part
@@ -342,14 +344,6 @@ class PartResult:
     notes: list[str] = field(default_factory=list)
 
 
-def _load_model(name: str | None, config: StudyConfig) -> TrainedModel:
-    from musicneurons.device import configure_cpu_numerics
-    from musicneurons.model.load import load_model
-
-    configure_cpu_numerics()
-    return load_model(name, device=config.device, precision=config.precision)
-
-
 def _skip_note(part: Part) -> list[str]:
     """What ``--skip`` left out of this part, in words (a note of the summary and the report)."""
     if not part.config.skip:
@@ -419,25 +413,13 @@ def run_part(
 
 
 # --------------------------------------------------------------------------- the study
-def _parts(config: StudyConfig) -> list[tuple[int, str | None]]:
-    """(bars, model name or path) per part."""
-    if config.latents and config.model is None and len(config.bars) != 1:
-        msg = "--latents holds one model's latents: give --model (or a single --bars for an embedded model)"
-        raise StudyError(msg)
-    if config.model is None:
-        return [(b, DEFAULT_MODELS[b]) for b in config.bars]
-    return [(0, config.model)]  # bars read from the model once loaded
-
-
-def _check_bars(config: StudyConfig, name: str | None, bars: int, model: TrainedModel) -> int:
-    model_bars = model.config.max_seq_len // 16
-    if bars and bars != model_bars:
-        msg = f"model {name} has {model.config.max_seq_len}-step windows ({model_bars} bars), not {bars} bars"
-        raise StudyError(msg)
-    if config.model is not None and config.bars and model_bars not in config.bars:
-        msg = f"--bars {','.join(map(str, config.bars))} does not match the model ({model_bars} bars)"
-        raise StudyError(msg)
-    return model_bars
+def compute_stages(bars: int, name: str | None, config: StudyConfig, out: Path) -> None:
+    """Every stage of one part (no figures, no summary), each skipped when its artifact is up to date."""
+    model = load_part_model(name, config)
+    part = open_part(model, check_bars(config, name, bars, model), str(name), config, out)
+    for stage in STAGES:
+        if not config.skips(stage.name) and stage.when(part):
+            run_stage(part, stage)
 
 
 def run_study(config: StudyConfig, out: str | Path) -> dict[str, Any]:
@@ -446,16 +428,25 @@ def run_study(config: StudyConfig, out: str | Path) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     results: list[PartResult] = []
-    with FigureRenderer(
-        workers=config.figure_workers, svg=config.svg, overwrite=config.overwrite
-    ) as renderer:
-        for bars, name in _parts(config):
+    parts = study_parts(config)
+    # the later parts' stages in a forked child (before the figure workers fork and before any model loads)
+    prefetch = (
+        StagePrefetch(compute_stages, parts[1:], config, out) if should_prefetch(config, len(parts)) else None
+    )
+    with (
+        prefetch or contextlib.nullcontext(),
+        FigureRenderer(workers=config.figure_workers, svg=config.svg, overwrite=config.overwrite) as renderer,
+    ):
+        for i, (bars, name) in enumerate(parts):
             t0 = time.perf_counter()
-            model = _load_model(name, config)
-            model_bars = _check_bars(config, name, bars, model)
+            done_by_child = bool(i and prefetch and prefetch.wait())  # its stages are fresh: read them back
+            part_config = replace(config, overwrite=False) if done_by_child else config
+            model = load_part_model(name, config)
+            model_bars = check_bars(config, name, bars, model)
             log.info("%d-bar part: model %s on %s", model_bars, name or DEFAULT_MODELS[2], model.device)
-            result = run_part(model, model_bars, str(name), config, out, renderer)
-            result.summary["seconds_this_run"] = round(time.perf_counter() - t0, 1)
+            result = run_part(model, model_bars, str(name), part_config, out, renderer)
+            child_seconds = prefetch.seconds if done_by_child and prefetch else 0.0
+            result.summary["seconds_this_run"] = round(time.perf_counter() - t0 + child_seconds, 1)
             results.append(result)
             del model
         comparison.add_comparisons({r.key: r.summary for r in results}, out)
@@ -478,6 +469,7 @@ def run_study(config: StudyConfig, out: str | Path) -> dict[str, Any]:
             "seconds_this_run": round(time.perf_counter() - started, 1),
             "stages": stage_timings(out, [r.key for r in results]),
             "figures": renderer.timings(),
+            "prefetch": prefetch.record() if prefetch else None,
             "command": command_line(config, out),
         }
         write_json(out / "run.json", metadata)
