@@ -26,14 +26,7 @@ from musicneurons.training.objective import (
 )
 from musicneurons.training.optim import TFAdam, clip_gradients
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny matrices: one thread avoids OpenMP spin contention on a busy machine (5-20x faster here)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 TINY = MusicVAEConfig(z_size=8, enc_rnn_size=(32,), dec_rnn_size=(32,), max_seq_len=32)

@@ -15,19 +15,14 @@ from musicneurons.training.config import TrainConfig, resumed_configs
 from musicneurons.training.loop import train_step
 from musicneurons.training.objective import loss_terms
 from musicneurons.training.optim import TFAdam
-from musicneurons.training.parallel import PartRunner, part_runner, part_slices
+from musicneurons.training.parallel import PartRunner, part_runner, part_slices, parts_on
 
 CONFIG = MusicVAEConfig(z_size=8, enc_rnn_size=(16,), dec_rnn_size=(16, 12), max_seq_len=32)
 # no clipping (its scale would hide a wrong sum), no beta warm-up: every loss term counts from step 0
 CFG = TrainConfig(max_beta=0.5, beta_rate=0.0, grad_clip=1e9, batch_size=12, seed=3)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _windows(n: int) -> torch.Tensor:
@@ -104,8 +99,10 @@ def test_part_runner_shares_the_threads_out_and_restores_them():
         seen = runner.map(lambda _: torch.get_num_threads(), 2)
         assert seen == [2, 2]
     assert torch.get_num_threads() == 4
-    with part_runner(2, torch.device("cuda")) as runner:  # off the CPU: parts in turn on the caller
+    with part_runner(2, torch.device("cuda")) as runner:  # off the CPU: no worker threads
         assert runner.workers == 1
+    assert parts_on(torch.device("cpu"), 2) == 2
+    assert parts_on(torch.device("cuda"), 2) == 1  # a GPU takes the batch whole
 
 
 def test_runs_recorded_before_batch_parts_resume_and_reproduce_with_whole_batches(tmp_path):

@@ -51,8 +51,8 @@ class TrainConfig:
     batch_parts : int
         The batch runs as this many equal slices whose gradients are summed (on the CPU each on its own
         thread: see :mod:`musicneurons.training.parallel`). The sum equals the whole batch's gradient up to
-        float rounding and does not depend on the thread count; 1 runs the batch whole. Runs recorded before
-        this setting existed ran whole batches (:func:`recorded_train_config`).
+        float rounding and does not depend on the thread count; 1 runs the batch whole, as a GPU always
+        does. Runs recorded before this setting existed ran whole batches (:func:`recorded_train_config`).
     """
 
     free_bits: float = 0.0

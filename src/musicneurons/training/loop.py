@@ -35,7 +35,7 @@ from musicneurons.training.config import TrainConfig, preset_configs, resumed_co
 from musicneurons.training.evaluation import evaluate
 from musicneurons.training.objective import learning_rate, loss_terms, sampling_probability
 from musicneurons.training.optim import TFAdam, clip_gradients
-from musicneurons.training.parallel import PartRunner, part_runner, part_slices, sum_in_order
+from musicneurons.training.parallel import PartRunner, part_runner, part_slices, parts_on, sum_in_order
 
 log = logging.getLogger(__name__)
 
@@ -131,8 +131,9 @@ def train_step(
 
     The posterior noise comes from a generator seeded by (cfg.seed, step). The batch runs as
     ``cfg.batch_parts`` slices (on ``runner``'s threads; inline without one), each weighted by its share of
-    the batch; their gradients are summed in slice order. With one part the scheduled-sampling draws continue
-    the step's generator; with several each part has its own generator seeded by (cfg.seed, step, part).
+    the batch; their gradients are summed in slice order (on a GPU the batch runs whole: ``parts_on``). With
+    one part the scheduled-sampling draws continue the step's generator; with several each part has its own
+    generator seeded by (cfg.seed, step, part).
     """
     device = x.device
     gen = torch.Generator(device=device).manual_seed(cfg.seed * _STEP_SEED_MULTIPLIER + step)
@@ -140,7 +141,7 @@ def train_step(
         group["lr"] = learning_rate(step, cfg)
     p_sample = sampling_probability(step, cfg)
     eps = torch.randn((x.shape[0], model.config.z_size), generator=gen, device=device)
-    slices = part_slices(x.shape[0], cfg.batch_parts)
+    slices = part_slices(x.shape[0], parts_on(device, cfg.batch_parts))
     params = [p for g in opt.param_groups for p in g["params"]]
 
     def run_part(k: int) -> tuple[dict[str, torch.Tensor], tuple[torch.Tensor | None, ...]]:

@@ -32,6 +32,12 @@ def part_slices(n: int, parts: int) -> list[slice]:
     return [slice(a, b) for a, b in pairwise(bounds)]
 
 
+def parts_on(device: torch.device, batch_parts: int) -> int:
+    """The parts a batch runs as on ``device``: ``batch_parts`` on the CPU, 1 elsewhere (a GPU takes the whole
+    batch in one pass; halves would only add kernel launches there)."""
+    return batch_parts if device.type == "cpu" else 1
+
+
 class PartRunner:
     """Runs one function per part, on ``workers`` threads (inline when there is one worker).
 
