@@ -94,10 +94,10 @@ class TrainConfig:
 
 
 # Magenta's optimisation hparams per config (magenta/models/music_vae/configs.py), plus our CPU defaults.
-_MAGENTA_2BAR = {"sampling_schedule": "inverse_sigmoid", "sampling_rate": 1000.0, "beta_rate": 0.99999}
+_MAGENTA_2BAR = TrainConfig(sampling_schedule="inverse_sigmoid", sampling_rate=1000.0, beta_rate=0.99999)
 TRAIN_PRESETS: dict[str, tuple[MusicVAEConfig, TrainConfig]] = {
-    "cat-mel_2bar_small": (PRESETS["cat-mel_2bar_small"], TrainConfig(max_beta=0.2, **_MAGENTA_2BAR)),
-    "cat-mel_2bar_big": (PRESETS["cat-mel_2bar_big"], TrainConfig(max_beta=0.5, **_MAGENTA_2BAR)),
+    "cat-mel_2bar_small": (PRESETS["cat-mel_2bar_small"], dataclasses.replace(_MAGENTA_2BAR, max_beta=0.2)),
+    "cat-mel_2bar_big": (PRESETS["cat-mel_2bar_big"], dataclasses.replace(_MAGENTA_2BAR, max_beta=0.5)),
     "flat-mel_16bar": (PRESETS["flat-mel_16bar"], TrainConfig(free_bits=256.0, max_beta=0.2)),
     "hierdec-mel_16bar": (PRESETS["hierdec-mel_16bar"], TrainConfig(free_bits=256.0, max_beta=0.2)),
     # CPU-sized models shipped as the embedded defaults (docs/training.md explains each choice)

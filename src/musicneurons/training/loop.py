@@ -56,7 +56,7 @@ def warm_start(model: MusicVAE, model_dir: str | os.PathLike) -> list[str]:
     """
     from musicneurons.model.checkpoints import load_folder
 
-    source = load_folder(model_dir)[0].state_dict()  # checked: config, shapes, checksums
+    source = load_folder(Path(model_dir))[0].state_dict()  # checked: config, shapes, checksums
     target = model.state_dict()
     loaded = sorted(k for k, v in source.items() if k in target and tuple(target[k].shape) == tuple(v.shape))
     if not loaded:

@@ -28,7 +28,7 @@ class LstmSequence(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx: Any, pre: Tensor, h0: Tensor, c0: Tensor, w_hh: Tensor) -> tuple[Tensor, Tensor]:  # type: ignore[override]
+    def forward(ctx: Any, pre: Tensor, h0: Tensor, c0: Tensor, w_hh: Tensor) -> tuple[Tensor, Tensor]:
         steps, batch, four_h = pre.shape
         hidden = four_h // 4
         g_rows = slice(2 * hidden, 3 * hidden)
@@ -55,7 +55,7 @@ class LstmSequence(torch.autograd.Function):
         return hs[1:], cs[-1]
 
     @staticmethod
-    def backward(ctx: Any, grad_hs: Tensor | None, grad_c_last: Tensor | None) -> tuple[Tensor, ...]:  # type: ignore[override]
+    def backward(ctx: Any, grad_hs: Tensor | None, grad_c_last: Tensor | None) -> tuple[Tensor, ...]:
         w_hh, hs, cs, acts, tanh_c = ctx.saved_tensors
         steps, batch, four_h = acts.shape
         hidden = four_h // 4

@@ -12,13 +12,17 @@ over all steps at the end.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
-from musicneurons.model.musicvae import MusicVAE
+from musicneurons.model.lstm import lstm_layers, lstm_parameters
+from musicneurons.model.musicvae import CategoricalLstmDecoder, FlatLstmDecoder, MusicVAE
+
+Choose = Callable[[int, Tensor], Tensor]  # (step t, logits_t (N, C)) -> the input classes of step t + 1, (N,)
 
 
 def _cell(gates: Tensor, c: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -58,7 +62,9 @@ class ScheduledDecode(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx: Any, first: Tensor, choose: Any, steps: int, n_layers: int, *tensors: Tensor) -> Tensor:  # type: ignore[override]
+    def forward(
+        ctx: Any, first: Tensor, choose: Choose, steps: int, n_layers: int, *tensors: Tensor
+    ) -> Tensor:
         cond_pre, table, w_hh0 = tensors[:3]
         upper = [(tensors[3 + 2 * k], tensors[4 + 2 * k]) for k in range(n_layers - 1)]
         w_out, b_out = tensors[2 * n_layers + 1 : 2 * n_layers + 3]
@@ -95,7 +101,7 @@ class ScheduledDecode(torch.autograd.Function):
         return torch.stack(all_logits)
 
     @staticmethod
-    def backward(ctx: Any, grad_logits: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
+    def backward(ctx: Any, grad_logits: Tensor) -> tuple[Tensor | None, ...]:
         n_layers = ctx.n_layers
         prevs, w_hh0, w_out, *rest = ctx.saved_tensors
         w_upper = rest[: n_layers - 1]
@@ -143,7 +149,7 @@ class ScheduledDecode(torch.autograd.Function):
         return tuple(grads)
 
 
-def _choose(use_sample: Tensor, targets: Tensor, generator: torch.Generator | None) -> Any:
+def _choose(use_sample: Tensor, targets: Tensor, generator: torch.Generator | None) -> Choose:
     """The model's scheduled-sampling choice: per example, a temperature-1 sample (Gumbel-max, the model's
     draws in the model's order) where ``use_sample[:, t]``, else the true class ``targets[:, t]``."""
     tiny = torch.finfo(torch.float32).tiny
@@ -158,7 +164,7 @@ def _choose(use_sample: Tensor, targets: Tensor, generator: torch.Generator | No
 
 
 def _categorical(
-    core: nn.Module,
+    core: CategoricalLstmDecoder,
     cond: Tensor,
     targets: Tensor,
     p: float,
@@ -176,16 +182,14 @@ def _categorical(
     classes = core.num_classes
     if first is None:
         first = torch.full((n,), classes, dtype=torch.long, device=targets.device)
-    layers = core.rnn.layers
-    w_ih = layers[0].weight_ih_l0
+    layers = lstm_layers(core.rnn.layers)
+    w_ih, w_hh, b_ih, b_hh = lstm_parameters(layers[0])
     table = torch.cat([w_ih[:, :classes].t(), w_ih.new_zeros(1, w_ih.shape[0])])
-    cond_pre = F.linear(cond, w_ih[:, classes:], layers[0].bias_ih_l0 + layers[0].bias_hh_l0)
-    tensors = [cond_pre, table, layers[0].weight_hh_l0]
+    cond_pre = F.linear(cond, w_ih[:, classes:], b_ih + b_hh)
+    tensors = [cond_pre, table, w_hh]
     for layer in layers[1:]:
-        tensors += [
-            torch.cat([layer.weight_ih_l0, layer.weight_hh_l0], dim=1),
-            layer.bias_ih_l0 + layer.bias_hh_l0,
-        ]
+        w_ih, w_hh, b_ih, b_hh = lstm_parameters(layer)
+        tensors += [torch.cat([w_ih, w_hh], dim=1), b_ih + b_hh]
     tensors += [core.output_projection.weight, core.output_projection.bias]
     for h, c in core.rnn.split_state(torch.tanh(core.initial_state(cond))):
         tensors += [h, c]
@@ -199,10 +203,10 @@ def decode_scheduled(
 ) -> Tensor:
     """``MusicVAE.decode_teacher_forced(z, targets, p, generator)`` for p > 0, fp32: logits (B, T, C)."""
     decoder = model.decoder
-    if not model.config.hierarchical:
+    if isinstance(decoder, FlatLstmDecoder):  # the model's config has no level_lengths
         return _categorical(decoder.core, z, targets, p, generator, None)
     batch, steps = targets.shape
-    spb = model.config.level_lengths[-1]
+    spb = decoder.steps_per_bar
     n_bars = steps // spb
     e = decoder.conductor_outputs(z, n_bars).reshape(batch * n_bars, -1)
     first = torch.full((batch, n_bars), decoder.num_classes, dtype=torch.long, device=targets.device)

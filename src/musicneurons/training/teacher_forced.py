@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
-from musicneurons.model.musicvae import MusicVAE
+from musicneurons.model.lstm import lstm_layers, lstm_parameters
+from musicneurons.model.musicvae import CategoricalLstmDecoder, FlatLstmDecoder, MusicVAE
 from musicneurons.training.recurrence import LstmSequence
 
 
@@ -26,12 +27,8 @@ def _lstm(pre: Tensor, state: tuple[Tensor, Tensor], w_hh: Tensor) -> Tensor:
     return hs
 
 
-def _bias(layer: nn.LSTM, suffix: str = "l0") -> Tensor:
-    return getattr(layer, f"bias_ih_{suffix}") + getattr(layer, f"bias_hh_{suffix}")
-
-
 def categorical_teacher_forced(
-    core: nn.Module, cond: Tensor, targets: Tensor, first: Tensor | None
+    core: CategoricalLstmDecoder, cond: Tensor, targets: Tensor, first: Tensor | None
 ) -> Tensor:
     """Logits (N, T, C) of a ``CategoricalLstmDecoder`` fed the true previous class (``first`` at t = 0)."""
     n = targets.shape[0]
@@ -40,12 +37,11 @@ def categorical_teacher_forced(
         first = torch.full((n,), classes, dtype=torch.long, device=targets.device)  # the zero input
     prev = torch.cat([first.long().unsqueeze(0), targets[:, :-1].long().t()])  # (T, N)
     state = core.rnn.split_state(torch.tanh(core.initial_state(cond)))
-    layers = core.rnn.layers
-    first_layer = layers[0]
-    w_ih = first_layer.weight_ih_l0
+    layers = lstm_layers(core.rnn.layers)
+    w_ih, w_hh, b_ih, b_hh = lstm_parameters(layers[0])
     table = torch.cat([w_ih[:, :classes].t(), w_ih.new_zeros(1, w_ih.shape[0])])  # row `classes`: zero input
-    pre = F.embedding(prev, table) + F.linear(cond, w_ih[:, classes:], _bias(first_layer))  # (T, N, 4H)
-    out = _lstm(pre, state[0], first_layer.weight_hh_l0).transpose(0, 1)  # (N, T, H)
+    pre = F.embedding(prev, table) + F.linear(cond, w_ih[:, classes:], b_ih + b_hh)  # (T, N, 4H)
+    out = _lstm(pre, state[0], w_hh).transpose(0, 1)  # (N, T, H)
     for layer, (h, c) in zip(layers[1:], state[1:], strict=True):  # plain inputs: nn.LSTM's fused kernel
         out, _ = layer(out, (h.unsqueeze(0), c.unsqueeze(0)))
     return core.output_projection(out)
@@ -54,10 +50,10 @@ def categorical_teacher_forced(
 def decode_teacher_forced(model: MusicVAE, z: Tensor, targets: Tensor) -> Tensor:
     """Decoder logits (B, T, C), the true previous class being the input at every step (teacher forcing)."""
     decoder = model.decoder
-    if not model.config.hierarchical:
+    if isinstance(decoder, FlatLstmDecoder):  # the model's config has no level_lengths
         return categorical_teacher_forced(decoder.core, z, targets, None)
     batch, steps = targets.shape
-    spb = model.config.level_lengths[-1]
+    spb = decoder.steps_per_bar
     n_bars = steps // spb
     if n_bars * spb != steps:
         msg = f"the hierarchical decoder needs a multiple of {spb} steps, got {steps}"
