@@ -88,7 +88,9 @@ def load_optimizer_state(
         opt.state[p] = {"step": int(t), **moments}
 
 
-def save_checkpoint(out: Path, model: MusicVAE, opt: TFAdam, step: int, elapsed: float, meta: dict) -> Path:
+def save_checkpoint(
+    out: Path, model: MusicVAE, opt: TFAdam, step: int, elapsed: float, meta: dict[str, Any]
+) -> Path:
     """Write ``out/checkpoint-<step>/`` (weights, config, optimiser, state), then point ``out/latest`` at it.
 
     The folder is written under a temporary name and renamed, so a kill leaves the previous checkpoint intact;

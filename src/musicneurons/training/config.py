@@ -131,7 +131,7 @@ RESUME_OVERRIDABLE = ("max_steps", "max_minutes")
 
 
 def preset_configs(
-    preset: str, arch_overrides: dict | None = None, train_overrides: dict | None = None
+    preset: str, arch_overrides: dict[str, Any] | None = None, train_overrides: dict[str, Any] | None = None
 ) -> tuple[MusicVAEConfig, TrainConfig]:
     """The architecture and optimisation configs of ``preset`` with some fields replaced.
 
@@ -149,7 +149,9 @@ def preset_configs(
     return model_config, cfg
 
 
-def resumed_configs(doc: dict, train_overrides: dict | None = None) -> tuple[MusicVAEConfig, TrainConfig]:
+def resumed_configs(
+    doc: dict[str, Any], train_overrides: dict[str, Any] | None = None
+) -> tuple[MusicVAEConfig, TrainConfig]:
     """The configs saved in a run's ``train_config.json`` (``doc``), with only the run controls of
     :data:`RESUME_OVERRIDABLE` taken from ``train_overrides``."""
     model_config = MusicVAEConfig.from_dict(doc["model"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -28,7 +30,9 @@ def silence_measures(mu: np.ndarray, mean_sigma: np.ndarray) -> dict[str, float]
 
 
 @torch.no_grad()
-def evaluate(model: MusicVAE, windows: np.ndarray, cfg: TrainConfig, *, free_running: bool = True) -> dict:
+def evaluate(
+    model: MusicVAE, windows: np.ndarray, cfg: TrainConfig, *, free_running: bool = True
+) -> dict[str, Any]:
     """Held-out metrics with z = mu.
 
     Returns a dict: ``val_accuracy`` (teacher-forced), ``val_free_accuracy`` (argmax, free-running; only with

@@ -171,14 +171,14 @@ def _eval_windows(valid_windows: np.ndarray, cfg: TrainConfig) -> np.ndarray | N
     return valid_windows[order[: cfg.n_eval]]
 
 
-def _step_record(terms: dict[str, torch.Tensor], step: int, cfg: TrainConfig, **extra: Any) -> dict:
+def _step_record(terms: dict[str, torch.Tensor], step: int, cfg: TrainConfig, **extra: Any) -> dict[str, Any]:
     """One ``log.jsonl`` line: the loss terms (5 decimals), the step (1-based: steps done) and ``extra``."""
     record: dict[str, Any] = {k: round(float(v.detach()), 5) for k, v in terms.items()}
     record.update(step=step, lr=learning_rate(step - 1, cfg), **extra)
     return record
 
 
-def _evaluate_and_log(model: MusicVAE, eval_set: np.ndarray, cfg: TrainConfig, step: int) -> dict:
+def _evaluate_and_log(model: MusicVAE, eval_set: np.ndarray, cfg: TrainConfig, step: int) -> dict[str, Any]:
     """The validation metrics of :func:`evaluate`, also logged as one line (the silence measures included)."""
     record = evaluate(model, eval_set, cfg)
     log.info(
@@ -207,7 +207,7 @@ def train(
     device: str | torch.device = "cpu",
     resume: bool = False,
     progress: bool = True,
-    metadata: dict | None = None,
+    metadata: dict[str, Any] | None = None,
     init_from: str | os.PathLike | None = None,
 ) -> Path:
     """Train a MusicVAE and write ``out/model/`` (weights.safetensors + config.json) and ``out/log.jsonl``.
@@ -325,8 +325,8 @@ def train_from_parquet(
     *,
     preset: str = "default-2bar",
     valid_path: str | os.PathLike | None = None,
-    arch_overrides: dict | None = None,
-    train_overrides: dict | None = None,
+    arch_overrides: dict[str, Any] | None = None,
+    train_overrides: dict[str, Any] | None = None,
     device: str = "auto",
     resume: bool = False,
     progress: bool = True,

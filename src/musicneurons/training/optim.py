@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
 from musicneurons.training.config import TrainConfig
+
+if TYPE_CHECKING:
+    from torch.optim.optimizer import ParamsT
 
 # the norm Magenta substitutes once the gradient norm reaches grad_norm_clip_to_zero
 CLIP_TO_ZERO_NORM = 1.0e10
@@ -32,12 +35,15 @@ class TFAdam(torch.optim.Optimizer):
     """
 
     def __init__(
-        self, params: Any, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8
-    ):
+        self, params: ParamsT, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8
+    ) -> None:
         super().__init__(params, {"lr": lr, "betas": betas, "eps": eps})
 
+    # ignore[override]: Optimizer.step(closure) is typed to return the closure's loss; this step never
+    # calls ``closure`` and returns None
     @torch.no_grad()
     def step(self, closure: Callable[[], float] | None = None) -> None:  # type: ignore[override]
+        """One Adam update of every parameter that has a gradient."""
         for group in self.param_groups:
             b1, b2 = group["betas"]
             for p in group["params"]:
