@@ -27,6 +27,7 @@ from typing import Protocol
 import numpy as np
 
 from musicneurons.analysis.neurons import activation_counts
+from musicneurons.analysis.sampling import seeded_subset
 from musicneurons.analysis.warnings import always_hold_accuracy
 from musicneurons.constants import EXCITED_MU, SHARP_SIGMA_THRESHOLD, SILENT_SIGMA
 from musicneurons.data.example_melodies import twinkle
@@ -92,14 +93,6 @@ def targets(bars: int) -> tuple[Target, ...]:
     )
 
 
-def _subset(windows: np.ndarray, n: int | None, seed: int) -> np.ndarray:
-    """At most ``n`` windows, drawn without replacement in a seeded way and kept in their order."""
-    if n is None or len(windows) <= n:
-        return windows
-    pick = np.random.default_rng(seed).choice(len(windows), n, replace=False)
-    return windows[np.sort(pick)]
-
-
 def latent_health(
     model: HealthModel, windows: np.ndarray, *, n_windows: int | None = 2000, seed: int = 0
 ) -> dict[str, float]:
@@ -108,7 +101,9 @@ def latent_health(
     ``windows`` (n, T) int8 90-class windows; at most ``n_windows`` of them are used (a seeded subset).
     The encoder's sample draws use ``seed`` too, so the numbers are reproducible.
     """
-    w = _subset(np.asarray(windows), n_windows, seed)
+    w = np.asarray(windows)
+    rows = seeded_subset(len(w), n_windows, np.random.default_rng(seed))
+    w = w[rows] if len(rows) < len(w) else w
     _z, mu, sigma = model.encode(w, rng=np.random.default_rng(seed))
     mean_sigma = sigma.mean(axis=0)
     music = mean_sigma < SHARP_SIGMA_THRESHOLD
