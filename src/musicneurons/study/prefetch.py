@@ -40,6 +40,7 @@ def _child(
     from musicneurons.device import set_cpu_threads
 
     set_cpu_threads(1)  # the study's own process has the other core
+    _label_log_lines(f"[{', '.join(f'{bars}-bar' for bars, _ in parts)} stages, second process] ")
     quiet = dataclasses.replace(config, progress=False)
     try:
         for bars, name in parts:
@@ -49,6 +50,17 @@ def _child(
     except Exception:
         log.debug("stage prefetch failed", exc_info=True)
         raise SystemExit(1) from None
+
+
+def _label_log_lines(prefix: str) -> None:
+    """Start every log line of this (forked) process with ``prefix``: they interleave with the study's."""
+
+    def add_prefix(record: logging.LogRecord) -> bool:
+        record.msg = f"{prefix}{record.msg}"
+        return True
+
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(add_prefix)
 
 
 class StagePrefetch:
