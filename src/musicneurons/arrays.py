@@ -1,4 +1,6 @@
-"""Validators of the arrays that cross layers: melody windows, tempos and latent codes.
+"""Validators of the arrays that cross layers: melody windows, tempos and latent codes; and
+:func:`noise_silence`, the one statistic of latent codes that both training (its held-out log) and the
+analyses (a model's health rows) compute.
 
 Every function takes an array-like, checks it and returns it in its canonical form, or raises
 ``ValueError`` whose message names the array (``name``: say which file or argument it came from), the
@@ -20,9 +22,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from musicneurons.constants import NUM_CLASSES
+from musicneurons.constants import EXCITED_MU, NUM_CLASSES, SILENT_SIGMA
 
-__all__ = ["check_latents", "check_qpm", "check_windows"]
+__all__ = ["check_latents", "check_qpm", "check_windows", "noise_silence"]
 
 
 def check_windows(windows: object, *, steps: int | None = None, name: str = "windows") -> np.ndarray:
@@ -116,3 +118,24 @@ def check_latents(latents: object, *, dim: int | None = None, name: str = "laten
         msg = f"{name}: {arr[i, j]} at row {i}, dimension {j} (latents must be finite)"
         raise ValueError(msg)
     return arr
+
+
+def noise_silence(mu: np.ndarray, mean_sigma: np.ndarray, noise: np.ndarray) -> tuple[float, float]:
+    """How silent the noise dims are: ``(silent_share, excited_median)``.
+
+    ``silent_share``: share of the noise dims with mean sigma >= :data:`~musicneurons.constants.SILENT_SIGMA`
+    (1.0 when there are none); ``excited_median``: median over the windows of the number of noise dims with
+    |mu| > :data:`~musicneurons.constants.EXCITED_MU`. Nothing is validated (a NaN never counts).
+
+    Parameters
+    ----------
+    mu : ndarray, shape (n_windows, z_size)
+        Posterior means; compared in float64 whatever their dtype.
+    mean_sigma : ndarray, shape (z_size,)
+        Mean posterior sigma per dim over the windows; compared in its own dtype.
+    noise : ndarray of bool, shape (z_size,)
+        Which dims are noise dims (the caller's split).
+    """
+    silent = float((mean_sigma[noise] >= SILENT_SIGMA).mean()) if noise.any() else 1.0
+    excited = (np.abs(np.asarray(mu, dtype=np.float64)[:, noise]) > EXCITED_MU).sum(axis=1)
+    return silent, float(np.median(excited))

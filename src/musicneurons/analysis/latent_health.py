@@ -26,8 +26,9 @@ from typing import Protocol
 
 import numpy as np
 
-from musicneurons.analysis.neurons import activation_counts
+from musicneurons.analysis.sampling import seeded_subset
 from musicneurons.analysis.warnings import always_hold_accuracy
+from musicneurons.arrays import noise_silence
 from musicneurons.constants import EXCITED_MU, SHARP_SIGMA_THRESHOLD, SILENT_SIGMA
 from musicneurons.data.example_melodies import twinkle
 
@@ -92,14 +93,6 @@ def targets(bars: int) -> tuple[Target, ...]:
     )
 
 
-def _subset(windows: np.ndarray, n: int | None, seed: int) -> np.ndarray:
-    """At most ``n`` windows, drawn without replacement in a seeded way and kept in their order."""
-    if n is None or len(windows) <= n:
-        return windows
-    pick = np.random.default_rng(seed).choice(len(windows), n, replace=False)
-    return windows[np.sort(pick)]
-
-
 def latent_health(
     model: HealthModel, windows: np.ndarray, *, n_windows: int | None = 2000, seed: int = 0
 ) -> dict[str, float]:
@@ -108,7 +101,9 @@ def latent_health(
     ``windows`` (n, T) int8 90-class windows; at most ``n_windows`` of them are used (a seeded subset).
     The encoder's sample draws use ``seed`` too, so the numbers are reproducible.
     """
-    w = _subset(np.asarray(windows), n_windows, seed)
+    w = np.asarray(windows)
+    rows = seeded_subset(len(w), n_windows, np.random.default_rng(seed))
+    w = w[rows] if len(rows) < len(w) else w
     _z, mu, sigma = model.encode(w, rng=np.random.default_rng(seed))
     mean_sigma = sigma.mean(axis=0)
     music = mean_sigma < SHARP_SIGMA_THRESHOLD
@@ -122,12 +117,15 @@ def latent_health(
     tune = twinkle(w.shape[1])
     _z, tune_mu, _s = model.encode(tune[None], rng=np.random.default_rng(seed))
     tune_back = model.decode(tune_mu, temperature=0.0)[0]
-    _music_excited, excited = activation_counts(mu, music, threshold=EXCITED_MU)
+    if np.isnan(mu).any():
+        msg = "mu contains NaN; encode every melody before the analysis"
+        raise ValueError(msg)
+    silent_share, excited_median = noise_silence(mu, mean_sigma, noise)
     return {
         "n_windows": len(w),
         "music_dims": int(music.sum()),
-        "silent_share": float((mean_sigma[noise] >= SILENT_SIGMA).mean()) if noise.any() else 1.0,
-        "excited_noise_median": float(np.median(excited)),
+        "silent_share": silent_share,
+        "excited_noise_median": excited_median,
         "accuracy_lost_zeroing_noise": accuracy - float((logits_zeroed.argmax(-1) == w).mean()),
         "free_minus_hold": free - hold,
         "twinkle_share": float((tune_back == tune).mean()),

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import platform
 import sys
 from collections.abc import Callable
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -97,14 +95,11 @@ def model_fingerprint(state: dict[str, Any]) -> str:
 
 
 def versions() -> dict[str, str]:
-    """Versions of Python and of the packages that shape the numbers."""
-    found = {"python": platform.python_version()}
-    for package in ("musicneurons", "torch", "numpy", "pyarrow"):
-        try:
-            found[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            found[package] = "not installed"
-    return found
+    """Versions of Python and of the packages that shape the numbers
+    (:func:`musicneurons.device.versions`)."""
+    from musicneurons.device import versions as versions_of
+
+    return versions_of(("python", "musicneurons", "torch", "numpy", "pyarrow"))
 
 
 def record_name(shard: tuple[int, int]) -> str:

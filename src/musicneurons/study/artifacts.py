@@ -12,8 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import platform
-import sys
 import time
 import zlib
 from collections.abc import Callable, Mapping
@@ -67,22 +65,11 @@ def read_meta(path: Path) -> dict[str, Any] | None:
 
 
 def versions() -> dict[str, str]:
-    """Versions of Python, the platform and the libraries that shape the numbers."""
-    from importlib.metadata import version
+    """Versions of Python, the platform and the libraries that shape the numbers
+    (:func:`musicneurons.device.versions`)."""
+    from musicneurons.device import versions as versions_of
 
-    import matplotlib
-
-    from musicneurons import __version__
-
-    return {
-        "musicneurons": __version__,
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-        "numpy": np.__version__,
-        "pandas": pd.__version__,
-        "torch": version("torch"),  # the study reaches torch only through the model package
-        "matplotlib": matplotlib.__version__,
-    }
+    return versions_of(("musicneurons", "python", "platform", "numpy", "pandas", "torch", "matplotlib"))
 
 
 def json_text(data: Any) -> str:

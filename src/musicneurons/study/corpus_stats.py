@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from musicneurons.analysis.sampling import seeded_subset
+
 if TYPE_CHECKING:
     from musicneurons.model.inference import TrainedModel
 
@@ -33,10 +35,9 @@ CHUNK = 8192  # windows per chunk when streaming latents
 
 def analysis_subset(n: int, cap: int | None, rng: np.random.Generator) -> np.ndarray:
     """Rows (sorted) of the windows the per-window analyses use: all ``n`` when ``cap`` is 0, None or at least
-    ``n``; otherwise ``cap`` rows drawn uniformly without replacement by ``rng``."""
-    if not cap or n <= cap:
-        return np.arange(n)
-    return np.sort(rng.choice(n, size=cap, replace=False))
+    ``n``; otherwise ``cap`` rows drawn uniformly without replacement by ``rng``
+    (:func:`musicneurons.analysis.sampling.seeded_subset`, with 0 meaning no cap)."""
+    return seeded_subset(n, cap or None, rng)
 
 
 def stored_chunks(

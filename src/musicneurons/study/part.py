@@ -65,9 +65,11 @@ class Part:
 
     @property
     def run_params(self) -> dict[str, Any]:
-        """What a stage that runs the model depends on: its weights, the device and the precision."""
+        """What a stage that runs the model depends on: its weights' fingerprint and its config, the device
+        and the precision."""
         return {
             "model": self.model_key,
+            "model_config": self.model.config.to_dict(),
             "device": str(self.model.device.type),
             "precision": self.config.precision,
         }

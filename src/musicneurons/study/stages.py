@@ -8,7 +8,6 @@ model's own dimension order; ``neurons["dim"]`` (sorted by ``rank``) gives the s
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -29,12 +28,12 @@ FEATURE_CHUNK = 20_000  # windows per call of the feature code (bounds its inter
 
 # --------------------------------------------------------------------------- fingerprints
 def model_fingerprint(model: TrainedModel) -> str:
-    """Hash of a model's config and every weight: same weights, same key, whatever their source."""
-    h = hashlib.sha256(json.dumps(model.config.to_dict(), sort_keys=True).encode())
-    for name, tensor in sorted(model.module.state_dict().items()):
-        h.update(name.encode())
-        h.update(tensor.detach().float().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()[:20]
+    """The fingerprint of a model's weights (same weights, same key, whatever their source): the one
+    ``encode.json`` records, :func:`musicneurons.encode.latents.model_fingerprint`. The config is not in it
+    (the study's stage keys name it beside the fingerprint)."""
+    from musicneurons.encode.latents import model_fingerprint as weights_fingerprint
+
+    return weights_fingerprint(model.module.state_dict())
 
 
 def windows_fingerprint(windows: np.ndarray, qpm: np.ndarray) -> str:
@@ -110,7 +109,6 @@ def stored_latents(
     fp32, 2e-2 when either side used bf16 or float16), which catches latents of other windows under the
     same ids. Raises StudyError naming what does not match.
     """
-    from musicneurons.encode.latents import model_fingerprint as weights_fingerprint
     from musicneurons.encode.latents import read_records
     from musicneurons.errors import UserError
     from musicneurons.study.config import StudyError
@@ -120,7 +118,7 @@ def stored_latents(
     if not records:
         msg = f"--latents {folder}: no encode.json here (write the folder with `musicneurons encode`)"
         raise StudyError(msg)
-    ours = weights_fingerprint(model.module.state_dict())
+    ours = model_fingerprint(model)
     theirs = {r.get("model_fingerprint") for r in records}
     if theirs != {ours}:
         names = ", ".join(str(t)[:12] for t in sorted(map(str, theirs)))

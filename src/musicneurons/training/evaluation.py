@@ -8,7 +8,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from musicneurons.constants import EXCITED_MU, SHARP_SIGMA_THRESHOLD, SILENT_SIGMA
+from musicneurons.arrays import noise_silence
+from musicneurons.constants import SHARP_SIGMA_THRESHOLD
 from musicneurons.model.musicvae import MusicVAE
 from musicneurons.training.config import TrainConfig
 from musicneurons.training.objective import LN2, kl_divergence
@@ -23,10 +24,8 @@ def silence_measures(mu: np.ndarray, mean_sigma: np.ndarray) -> dict[str, float]
     ``noise_silent_share``: share of the noise dims with mean sigma >= SILENT_SIGMA (1.0 when there are none);
     ``noise_excited_median``: median over windows of the number of noise dims with |mu| > EXCITED_MU.
     """
-    noise = mean_sigma >= SHARP_SIGMA_THRESHOLD
-    silent = float((mean_sigma[noise] >= SILENT_SIGMA).mean()) if noise.any() else 1.0
-    excited = (np.abs(mu[:, noise]) > EXCITED_MU).sum(axis=1)
-    return {"noise_silent_share": round(silent, 4), "noise_excited_median": float(np.median(excited))}
+    silent, excited = noise_silence(mu, mean_sigma, mean_sigma >= SHARP_SIGMA_THRESHOLD)
+    return {"noise_silent_share": round(silent, 4), "noise_excited_median": excited}
 
 
 @torch.no_grad()
