@@ -16,7 +16,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "musicneurons"
 
-LEAVES = {"constants", "atomic_files", "device", "errors", "arrays"}
+LEAVES = {"constants", "atomic_files", "device", "errors", "arrays", "provenance"}
 # what each layer may import (besides itself and the leaves)
 ALLOWED: dict[str, set[str]] = {
     "leaves": set(),

@@ -1,11 +1,6 @@
-"""Choose the torch device for ``--device auto|cpu|cuda``, set CPU numerics that matter for LSTMs, and name
-the software a run used (:func:`versions`, recorded beside results)."""
+"""Choose the torch device for ``--device auto|cpu|cuda`` and set CPU numerics that matter for LSTMs."""
 
 from __future__ import annotations
-
-import platform
-from collections.abc import Sequence
-from importlib import metadata
 
 import torch
 
@@ -53,25 +48,3 @@ def set_cpu_threads(n: int | None) -> None:
     """Use ``n`` CPU threads for torch's operations (None or 0: keep torch's choice, one per core)."""
     if n:
         torch.set_num_threads(int(n))
-
-
-def versions(names: Sequence[str]) -> dict[str, str]:
-    """Versions of ``names``, in that order: ``"python"`` the interpreter's, ``"platform"`` the operating
-    system's (``platform.platform()``), ``"musicneurons"`` this code's ``__version__``, any other name an
-    installed distribution's version (``"not installed"`` when there is none)."""
-    from musicneurons import __version__
-
-    found = {}
-    for name in names:
-        if name == "python":
-            found[name] = platform.python_version()
-        elif name == "platform":
-            found[name] = platform.platform()
-        elif name == "musicneurons":
-            found[name] = __version__
-        else:
-            try:
-                found[name] = metadata.version(name)
-            except metadata.PackageNotFoundError:
-                found[name] = "not installed"
-    return found

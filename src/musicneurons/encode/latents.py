@@ -96,8 +96,8 @@ def model_fingerprint(state: dict[str, Any]) -> str:
 
 def versions() -> dict[str, str]:
     """Versions of Python and of the packages that shape the numbers
-    (:func:`musicneurons.device.versions`)."""
-    from musicneurons.device import versions as versions_of
+    (:func:`musicneurons.provenance.versions`)."""
+    from musicneurons.provenance import versions as versions_of
 
     return versions_of(("python", "musicneurons", "torch", "numpy", "pyarrow"))
 

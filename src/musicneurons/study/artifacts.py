@@ -66,8 +66,8 @@ def read_meta(path: Path) -> dict[str, Any] | None:
 
 def versions() -> dict[str, str]:
     """Versions of Python, the platform and the libraries that shape the numbers
-    (:func:`musicneurons.device.versions`)."""
-    from musicneurons.device import versions as versions_of
+    (:func:`musicneurons.provenance.versions`)."""
+    from musicneurons.provenance import versions as versions_of
 
     return versions_of(("musicneurons", "python", "platform", "numpy", "pandas", "torch", "matplotlib"))
 
