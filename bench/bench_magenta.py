@@ -4,7 +4,9 @@ Three measurements, each printed with the CPU model, the load average, OMP_WAIT_
 TF / torch versions:
 
 - train: one optimiser step at the ``default-2bar`` sizes (z 512, encoder 128, decoder 128 x 2, 32 steps,
-  90 classes, batch 128, the preset's beta / learning-rate hparams, no scheduled sampling). Magenta: its own
+  90 classes, batch 128, the preset's beta / learning-rate hparams, no scheduled sampling), or those of
+  another flat preset (``--train-preset cat-mel_2bar_big --batch 64 --sampling 0.5``: a constant
+  scheduled-sampling probability for both). Magenta: its own
   ``MusicVAE.build`` / ``train`` graph fed by its ``_get_input_tensors`` from a repeating ``tf.data`` batch,
   gradients clipped by global norm as its ``music_vae_train.train`` does, its ``AdamOptimizer``. Ours:
   :func:`musicneurons.training.loop.train_step` (fp32, and bf16 autocast where bf16 is native) on the same
@@ -158,14 +160,27 @@ def rate_line(label: str, times: dict[str, list[float]], items: int, unit: str, 
 # --------------------------------------------------------------------------- training step
 
 
-def magenta_train_step(tf, threads: int, batch: int, onehot) -> tuple[Callable[[], float], object]:
-    """Magenta's training graph at the default-2bar sizes; returns (one step -> loss, session)."""
+def train_configs(args: argparse.Namespace):
+    """(architecture, train config) both contenders train with: ``--train-preset`` with ``--batch`` and, given
+    ``--sampling``, a constant scheduled-sampling probability (else the preset's schedule)."""
+    from musicneurons.training.config import TRAIN_PRESETS
+
+    arch, cfg = TRAIN_PRESETS[args.train_preset]
+    if arch.hierarchical:
+        raise SystemExit(f"--train-preset {args.train_preset}: Magenta's side here is the flat 2-bar model")
+    overrides: dict = {"batch_size": args.batch}
+    if args.sampling is not None:
+        overrides.update(sampling_schedule="constant", sampling_rate=args.sampling)
+    return arch, dataclasses.replace(cfg, **overrides)
+
+
+def magenta_train_step(tf, threads: int, arch, cfg, onehot) -> tuple[Callable[[], float], object]:
+    """Magenta's training graph at the sizes of ``arch`` with the hparams of ``cfg``; returns (one step ->
+    loss, session)."""
     from magenta.models.music_vae import configs, lstm_models, music_vae_train
     from magenta.models.music_vae.base_model import MusicVAE as MagentaVAE
 
-    from musicneurons.training.config import TRAIN_PRESETS
-
-    arch, cfg = TRAIN_PRESETS[TRAIN_PRESET]
+    batch = cfg.batch_size
     config = configs.update_config(
         configs.CONFIG_MAP["cat-mel_2bar_small"],
         {"model": MagentaVAE(lstm_models.BidirectionalLstmEncoder(), lstm_models.CategoricalLstmDecoder())},
@@ -218,17 +233,16 @@ def run_train(tf, args: argparse.Namespace, bf16: bool) -> None:
 
     from musicneurons.device import configure_cpu_numerics
     from musicneurons.model.musicvae import MusicVAE
-    from musicneurons.training.config import TRAIN_PRESETS
     from musicneurons.training.loop import train_step
     from musicneurons.training.optim import TFAdam
     from musicneurons.training.parallel import part_runner
 
     configure_cpu_numerics()
-    arch, cfg = TRAIN_PRESETS[TRAIN_PRESET]
-    batch = args.batch
+    arch, cfg = train_configs(args)
+    batch = cfg.batch_size
     x = np.random.default_rng(0).integers(0, arch.num_classes, size=(batch, arch.max_seq_len))
     onehot = np.eye(arch.num_classes, dtype=np.float32)[x]
-    magenta_step, sess = magenta_train_step(tf, args.threads, batch, onehot)
+    magenta_step, sess = magenta_train_step(tf, args.threads, arch, cfg, onehot)
     xt = torch.as_tensor(x, dtype=torch.long)
     contenders: dict[str, Callable[[], float]] = {"Magenta": magenta_step}
     losses: dict[str, list[float]] = {"Magenta": []}
@@ -237,7 +251,7 @@ def run_train(tf, args: argparse.Namespace, bf16: bool) -> None:
             continue
         model = MusicVAE(arch, generator=torch.Generator().manual_seed(0))
         opt = TFAdam(model.parameters())
-        step_cfg = dataclasses.replace(cfg, bf16=use_bf16, batch_size=batch)
+        step_cfg = dataclasses.replace(cfg, bf16=use_bf16)
         counter = iter(range(10**9))
 
         def ours(model=model, opt=opt, step_cfg=step_cfg, counter=counter) -> float:
@@ -252,7 +266,9 @@ def run_train(tf, args: argparse.Namespace, bf16: bool) -> None:
         return lambda: losses[name].append(fn())
 
     times = alternate({k: logged(k, f) for k, f in contenders.items()}, args.steps, 0.0)
-    label = f"train {TRAIN_PRESET} batch {batch} ({args.steps} steps each)"
+    label = f"train {args.train_preset} batch {batch}"
+    label += f", scheduled sampling p = {args.sampling:g}" if args.sampling is not None else ""
+    label += f" ({args.steps} steps each)"
     print(rate_line(label, times, batch, "ex/s", "Magenta"), flush=True)
     print(
         "  loss first -> last step: "
@@ -446,6 +462,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--parts", default="train,load,encode", help="comma-separated: train, load, encode")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--batch", type=int, default=128, help="training batch")
+    parser.add_argument("--train-preset", default=TRAIN_PRESET, help="the preset both contenders train")
+    parser.add_argument(
+        "--sampling", type=float, default=None, help="constant scheduled-sampling probability (both)"
+    )
     parser.add_argument("--steps", type=int, default=20, help="timed training steps per contender")
     parser.add_argument("--load-repeat", type=int, default=3)
     parser.add_argument("--encode-batches", default="64,256")
