@@ -105,6 +105,9 @@ def latent_health(
     rows = seeded_subset(len(w), n_windows, np.random.default_rng(seed))
     w = w[rows] if len(rows) < len(w) else w
     _z, mu, sigma = model.encode(w, rng=np.random.default_rng(seed))
+    if np.isnan(mu).any():
+        msg = "mu contains NaN; encode every melody before the analysis"
+        raise ValueError(msg)
     mean_sigma = sigma.mean(axis=0)
     music = mean_sigma < SHARP_SIGMA_THRESHOLD
     noise = ~music
@@ -117,9 +120,6 @@ def latent_health(
     tune = twinkle(w.shape[1])
     _z, tune_mu, _s = model.encode(tune[None], rng=np.random.default_rng(seed))
     tune_back = model.decode(tune_mu, temperature=0.0)[0]
-    if np.isnan(mu).any():
-        msg = "mu contains NaN; encode every melody before the analysis"
-        raise ValueError(msg)
     silent_share, excited_median = noise_silence(mu, mean_sigma, noise)
     return {
         "n_windows": len(w),

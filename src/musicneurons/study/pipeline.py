@@ -25,7 +25,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -304,6 +304,17 @@ REPORT_SECTIONS: tuple[Callable[[Part, Mapping[str, Any]], ReportSection | None]
 )
 
 
+def run_stages(part: Part) -> Iterator[Stage]:
+    """Run the rows of :data:`STAGES` that apply to ``part`` in order, yielding each after it has run; the
+    others (skipped on request, or not for this part) go into ``part.absent``."""
+    for stage in STAGES:
+        if part.config.skips(stage.name) or not stage.when(part):
+            part.absent.add(stage.name)
+            continue
+        run_stage(part, stage)
+        yield stage
+
+
 def run_stage(part: Part, stage: Stage) -> Any:
     """Load or compute one stage's artifact into ``part.data`` (and its key into ``part.keys``)."""
     params = stage.params(part) if callable(stage.params) else dict(stage.params)
@@ -388,11 +399,7 @@ def run_part(
         return numbers[key]
 
     part.notes += _skip_note(part)
-    for stage in STAGES:
-        if config.skips(stage.name) or not stage.when(part):
-            part.absent.add(stage.name)
-            continue
-        run_stage(part, stage)
+    for stage in run_stages(part):
         if stage.name == "windows":
             part.notes += part.random_notes()
         # figures start as soon as the stages they show have run
@@ -417,9 +424,8 @@ def compute_stages(bars: int, name: str | None, config: StudyConfig, out: Path) 
     """Every stage of one part (no figures, no summary), each skipped when its artifact is up to date."""
     model = load_part_model(name, config)
     part = open_part(model, check_bars(config, name, bars, model), str(name), config, out)
-    for stage in STAGES:
-        if not config.skips(stage.name) and stage.when(part):
-            run_stage(part, stage)
+    for _ in run_stages(part):
+        pass
 
 
 def run_study(config: StudyConfig, out: str | Path) -> dict[str, Any]:

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
-import operator
 import os
 import time
-from functools import reduce
 from pathlib import Path
 from typing import Any
 
@@ -153,8 +151,8 @@ def train_step(
         return {name: value.detach() * share for name, value in terms.items()}, grads
 
     results = (runner or PartRunner()).map(run_part, len(slices))
-    part_terms = [t for t, _ in results]
-    terms = {name: reduce(operator.add, (t[name] for t in part_terms)) for name in part_terms[0]}
+    first, *others = [t for t, _ in results]
+    terms = {name: sum((t[name] for t in others), start=value) for name, value in first.items()}  # in order
     opt.zero_grad(set_to_none=True)
     for p, g in zip(params, sum_in_order([r[1] for r in results]), strict=True):
         p.grad = g

@@ -75,7 +75,7 @@ def part_runner(parts: int, device: torch.device) -> Iterator[PartRunner]:
     (CUDA) the parts run one after the other on the calling thread. The thread count is restored on exit.
     """
     threads = torch.get_num_threads()
-    workers = min(parts, threads) if device.type == "cpu" else 1
+    workers = min(parts_on(device, parts), threads)
     runner = PartRunner(workers, threads // workers)
     if workers > 1:
         torch.set_num_threads(runner.threads_per_worker)
