@@ -1,5 +1,5 @@
-"""Shared by the encode and study tests: tiny saved models, window tables in ``extract``'s schema and a few
-Nottingham tunes copied into a MIDI folder."""
+"""Shared by the encode and study tests: tiny saved models, window tables in ``extract``'s schema, a few
+Nottingham tunes copied into a MIDI folder, and those tunes extracted and encoded by a tiny model."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
@@ -25,6 +26,21 @@ def copy_nottingham(corpora_dir: Path, folder: Path, n: int) -> Path:
     for path in sorted((corpora_dir / "nottingham" / "melody").glob("*.mid"))[:n]:
         shutil.copy(path, folder / path.name)
     return folder
+
+
+def encoded_nottingham(corpora_dir: Path, root: Path, n: int) -> tuple[np.ndarray, pd.DataFrame, Path]:
+    """The first ``n`` Nottingham tunes as 2-bar windows in ``root/windows`` and their latents by a tiny
+    study model (``root/model``) in ``root/latents`` (parts of 16 rows): ``(windows, their table, model
+    folder)``."""
+    from musicneurons.data.corpus import extract_corpus, read_windows
+    from musicneurons.encode import encode_corpus
+
+    midi = copy_nottingham(corpora_dir, root / "midi", n)
+    extract_corpus(midi, bars=2, out=root / "windows", jobs=1)
+    windows, frame = read_windows(root / "windows")
+    model = save_tiny_model(root / "model", config=TINY_STUDY)
+    encode_corpus(root / "windows", model, root / "latents", devices=["cpu"], part_rows=16)
+    return windows, frame, model
 
 
 def save_tiny_model(folder: Path, seed: int = 0, config: MusicVAEConfig = TINY) -> Path:

@@ -14,7 +14,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from encode_fixtures import TINY, TINY_STUDY, copy_nottingham, random_windows, save_tiny_model, write_windows
+from encode_fixtures import (
+    TINY,
+    TINY_STUDY,
+    encoded_nottingham,
+    random_windows,
+    save_tiny_model,
+    write_windows,
+)
 from musicneurons.cli import main
 from musicneurons.encode import encode_corpus, parse_devices, parse_shard, read_latents
 from musicneurons.encode.plan import Part, cut_parts, describe_inputs, shard_parts, split_among_workers
@@ -211,15 +218,10 @@ def test_two_worker_processes_match_one(corpus: dict, tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- the study reads them
 @pytest.mark.slow
 def test_study_reads_precomputed_latents(tmp_path: Path, corpora_dir: Path) -> None:
-    from musicneurons.data.corpus import extract_corpus, read_windows
     from musicneurons.study.config import StudyConfig, StudyError
     from musicneurons.study.pipeline import run_study
 
-    midi = copy_nottingham(corpora_dir, tmp_path / "midi", 6)
-    extract_corpus(midi, bars=2, out=tmp_path / "windows", jobs=1)
-    windows, frame = read_windows(tmp_path / "windows")
-    model = save_tiny_model(tmp_path / "model", config=TINY_STUDY)
-    encode_corpus(tmp_path / "windows", model, tmp_path / "latents", devices=["cpu"], part_rows=16)
+    windows, frame, model = encoded_nottingham(corpora_dir, tmp_path, 6)
 
     study = {"model": str(model), "windows": str(tmp_path / "windows"), "n_random": 0, "device": "cpu"}
     study |= {"ablation_steps": 0, "figure_workers": 0, "progress": False}

@@ -12,7 +12,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from encode_fixtures import TINY_STUDY, copy_nottingham, save_tiny_model
+from encode_fixtures import encoded_nottingham
 from musicneurons.analysis.neurons import activation_counts
 from musicneurons.encode.latents import latents_table
 from musicneurons.errors import UserError
@@ -100,18 +100,12 @@ def test_stored_latents_are_streamed_by_id_and_gaps_or_repeats_refused(tmp_path:
 def capped(tmp_path_factory: pytest.TempPathFactory, corpora_dir: Path) -> dict:
     """A study of Nottingham windows with the analyses capped below the corpus, from encoded latents and by
     encoding, and the reference latents of every window."""
-    from musicneurons.data.corpus import extract_corpus, read_windows
-    from musicneurons.encode import encode_corpus
     from musicneurons.model.load import load_model
     from musicneurons.study.config import StudyConfig
     from musicneurons.study.pipeline import run_study
 
     root = tmp_path_factory.mktemp("scale")
-    midi = copy_nottingham(corpora_dir, root / "midi", 8)
-    extract_corpus(midi, bars=2, out=root / "windows", jobs=1)
-    windows, frame = read_windows(root / "windows")
-    model = save_tiny_model(root / "model", config=TINY_STUDY)
-    encode_corpus(root / "windows", model, root / "latents", devices=["cpu"], part_rows=16)
+    windows, frame, model = encoded_nottingham(corpora_dir, root, 8)
     study = {"model": str(model), "windows": str(root / "windows"), "n_random": 20, "device": "cpu"}
     study |= {"ablation_steps": 0, "probe_steps": 0, "detector_steps": 0, "disentanglement_samples": 0}
     study |= {"analysis_windows": 30, "figure_workers": 0, "progress": False}
