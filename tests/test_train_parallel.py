@@ -116,3 +116,22 @@ def test_runs_recorded_before_batch_parts_resume_and_reproduce_with_whole_batche
     (folder / "config.json").write_text(json.dumps({"config": {}, "metadata": meta}))
     (command,) = reproduce_commands([Stage.read(folder)], "w", None)
     assert command.endswith("--batch-parts 1")
+
+
+@pytest.mark.parametrize("parts", ["0", "-2"])
+def test_cli_refuses_batch_parts_below_one_in_one_line(tmp_path, capsys, parts):
+    import pandas as pd
+
+    from musicneurons.cli import main
+
+    w = _windows(20).numpy().astype(np.int8)
+    pd.DataFrame({"source": [f"s{i % 4}.mid" for i in range(20)], "window": list(w.astype(int))}).to_parquet(
+        tmp_path / "windows.parquet"
+    )
+    args = ["train", str(tmp_path / "windows.parquet"), "--out", str(tmp_path / "run"), "--device", "cpu"]
+    assert main([*args, "--batch-parts", parts, "--max-steps", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0
+    assert "batch_parts must be >= 1" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "run").exists()
